@@ -1,0 +1,139 @@
+"""A folder on the server's disk as storage.
+
+``bucket`` names a folder under one of the operator's allowed roots. Every key is resolved
+(symlinks included) and must stay inside that folder.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+from moorage.storage.base import (
+    BucketNotFound,
+    InvalidKey,
+    ListPage,
+    ObjectInfo,
+    ObjectNotFound,
+    StorageAdapter,
+    StorageError,
+    validate_key,
+)
+
+__all__ = ["LocalStorage", "resolve_local_bucket"]
+
+
+def resolve_local_bucket(bucket: str, roots: list[Path]) -> Path:
+    """The folder a local storage's ``bucket`` names, refusing anything outside ``roots``.
+
+    A relative bucket is a folder under the first root; an absolute one must lie inside one of
+    them. Raises ``InvalidKey`` with a message naming the allowed roots.
+    """
+    if not bucket or "\x00" in bucket:
+        raise InvalidKey("The local bucket is empty.")
+    resolved_roots = [Path(os.path.realpath(r)) for r in roots]
+    candidate = Path(bucket)
+    if not candidate.is_absolute():
+        if ".." in candidate.parts:
+            raise InvalidKey(f"The local bucket {bucket!r} contains a '..' segment.")
+        candidate = resolved_roots[0] / candidate
+    real = Path(os.path.realpath(candidate))
+    for root in resolved_roots:
+        if real == root or real.is_relative_to(root):
+            return real
+    allowed = ", ".join(str(r) for r in resolved_roots)
+    raise InvalidKey(
+        f"The local bucket {bucket!r} is outside the allowed roots ({allowed}); "
+        "set MOORAGE_LOCAL_ROOTS to allow another folder."
+    )
+
+
+class LocalStorage(StorageAdapter):
+    provider = "local"
+    # stat() on a local disk is faster than handing it to a thread pool
+    max_concurrency = 1
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(os.path.realpath(root))
+        self._root_str = str(self.root) + os.sep
+
+    def path_for(self, key: str) -> Path:
+        validate_key(key)
+        real = os.path.realpath(os.path.join(self.root, key))
+        if not real.startswith(self._root_str):
+            raise InvalidKey(f"The storage key {key!r} leaves the storage folder.", key=key)
+        return Path(real)
+
+    def _ensure_root(self) -> None:
+        if not self.root.is_dir():
+            raise BucketNotFound(f"The storage folder {self.root} does not exist.")
+
+    def head(self, key: str) -> ObjectInfo:
+        path = self.path_for(key)
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            raise ObjectNotFound(f"No file at storage key {key!r}.", key=key) from None
+        except NotADirectoryError:
+            raise ObjectNotFound(f"No file at storage key {key!r}.", key=key) from None
+        except OSError as exc:
+            raise StorageError(f"Cannot read storage key {key!r}: {exc.strerror}.", key=key) from exc
+        if not os.path.isfile(path):
+            raise ObjectNotFound(f"Storage key {key!r} is a folder, not a file.", key=key)
+        return ObjectInfo(key=key, size=st.st_size, etag=f"{st.st_mtime_ns:x}-{st.st_size:x}")
+
+    def read_range(self, key: str, start: int, end: int) -> bytes:
+        with self.open_read(key) as f:
+            f.seek(start)
+            return f.read(max(0, end - start))
+
+    def open_read(self, key: str) -> BinaryIO:
+        path = self.path_for(key)
+        try:
+            return open(path, "rb")  # noqa: SIM115 - the caller closes the stream
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise ObjectNotFound(f"No file at storage key {key!r}.", key=key) from None
+
+    def put(self, key: str, data: bytes, *, content_type: str | None = None) -> None:
+        path = self.path_for(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # write then rename, so a reader never sees half a file
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".moorage-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def delete(self, key: str) -> None:
+        path = self.path_for(key)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+    def list_page(self, prefix: str, *, cursor: str | None = None, limit: int = 1000) -> ListPage:
+        self._ensure_root()
+        keys: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames.sort()
+            rel_dir = os.path.relpath(dirpath, self.root)
+            for name in filenames:
+                key = name if rel_dir == "." else f"{rel_dir}/{name}"
+                if key.startswith(prefix) and not name.startswith(".moorage-"):
+                    keys.append(key)
+        keys.sort()
+        if cursor is not None:
+            keys = [k for k in keys if k > cursor]
+        page = keys[:limit]
+        objects = [self.head(k) for k in page]
+        next_cursor = page[-1] if len(keys) > limit else None
+        return ListPage(objects=objects, next_cursor=next_cursor)
+
+    def sign_url(self, key: str, *, expires_in: int) -> str | None:
+        return None
