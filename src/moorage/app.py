@@ -1,0 +1,146 @@
+"""The ASGI application."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from moorage import __version__
+from moorage.config import Settings, get_settings
+from moorage.context import AppContext
+from moorage.datasets.endpoints import router as datasets_router
+from moorage.errors import MoorageError
+from moorage.items.endpoints import router as items_router
+from moorage.registration.endpoints import router as registration_router
+from moorage.storage.base import (
+    AccessDenied,
+    BucketNotFound,
+    InvalidCredentials,
+    InvalidKey,
+    ObjectNotFound,
+    StorageError,
+    StorageUnavailable,
+)
+from moorage.storages.endpoints import router as storages_router
+from moorage.teams.endpoints import router as teams_router
+
+log = structlog.get_logger(__name__)
+_SLASHES = re.compile(r"/{2,}")
+
+
+class NormalizePath:
+    """Collapse ``//`` and drop a trailing slash, as darwin-py's URLs need."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = _SLASHES.sub("/", scope["path"])
+            if len(path) > 1:
+                path = path.rstrip("/")
+            scope = {**scope, "path": path, "raw_path": path.encode()}
+        await self.app(scope, receive, send)
+
+
+def _error(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"error": {"code": code, "message": message}}
+    if field:
+        body["error"]["field"] = field
+        body["errors"] = {field: [message]}
+    return JSONResponse(body, status_code=status)
+
+
+_STORAGE_STATUS: dict[type[StorageError], int] = {
+    ObjectNotFound: 404,
+    InvalidKey: 400,
+    AccessDenied: 409,
+    InvalidCredentials: 409,
+    BucketNotFound: 409,
+    StorageUnavailable: 503,
+}
+
+
+def _field_of(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(MoorageError)
+    async def _moorage(_: Request, exc: MoorageError) -> JSONResponse:
+        return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {"loc": ("body",), "msg": "invalid request"}
+        field = _field_of(tuple(first.get("loc", ())))
+        if first.get("type") == "json_invalid":
+            message = "The request body is not valid JSON."
+        else:
+            message = f"{field}: {first.get('msg', 'invalid value')}"
+        response = _error(422, "VALIDATION_FAILED", message, field)
+        return response
+
+    @app.exception_handler(StorageError)
+    async def _storage(_: Request, exc: StorageError) -> JSONResponse:
+        status = next((s for t, s in _STORAGE_STATUS.items() if isinstance(exc, t)), 502)
+        return _error(status, exc.reason, exc.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, "HTTP_ERROR", str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("request.unexpected_error", error_type=type(exc).__name__)
+        return _error(500, "UNEXPECTED_ERROR", "Something went wrong on the server.")
+
+
+def create_app(settings: Settings | None = None, ctx: AppContext | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    owned = ctx is None
+    context = ctx or AppContext.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            context.close()
+
+    app = FastAPI(
+        title="moorage",
+        version=__version__,
+        description="Register files that already live in your storage as dataset items. "
+        "Speaks V7 Darwin's v2 HTTP contract.",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.ctx = context
+    install_handlers(app)
+    for router in (
+        teams_router,
+        datasets_router,
+        storages_router,
+        registration_router,
+        items_router,
+    ):
+        app.include_router(router, prefix="/api")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_middleware(NormalizePath)
+    return app

@@ -1,0 +1,131 @@
+"""The ``moorage`` command: serve, admin, migrate."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from moorage.config import Settings, get_settings
+
+app = typer.Typer(
+    help="moorage: register files in your own storage as dataset items.", no_args_is_help=True
+)
+admin = typer.Typer(help="Teams and API keys.", no_args_is_help=True)
+app.add_typer(admin, name="admin")
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Data folder (database, secret key, local storage). Env: MOORAGE_DATA_DIR.",
+    ),
+]
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    if data_dir is not None:
+        os.environ["MOORAGE_DATA_DIR"] = str(data_dir.resolve())
+    get_settings.cache_clear()
+    return get_settings()
+
+
+def _context(data_dir: Path | None) -> Any:
+    from moorage.context import AppContext
+    from moorage.db import migrate
+
+    ctx = AppContext.from_settings(_settings(data_dir))
+    migrate(ctx.db.engine)
+    return ctx
+
+
+def _print(data: dict[str, Any]) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    data_dir: DataDir = None,
+    processes: Annotated[int, typer.Option(help="API processes (needs PostgreSQL when > 1).")] = 1,
+) -> None:
+    """Run the API (and, without a broker, the workers) on embedded defaults."""
+    import uvicorn
+
+    from moorage.logs import configure_logging
+
+    ctx = _context(data_dir)
+    settings = ctx.settings
+    ctx.close()
+    configure_logging(settings.log_level)
+    typer.echo(
+        f"moorage: data in {settings.data_dir}, database {settings.resolved_database_url.split('@')[-1]}",
+        err=True,
+    )
+    uvicorn.run(
+        "moorage.app:create_app", factory=True, host=host, port=port, workers=processes,
+        log_level=settings.log_level.lower(),
+    )  # fmt: skip
+
+
+@app.command("migrate")
+def migrate_cmd(data_dir: DataDir = None) -> None:
+    """Create or upgrade the database schema."""
+    _context(data_dir).close()
+    typer.echo("database is up to date", err=True)
+
+
+@admin.command("create-team")
+def create_team(
+    slug: str,
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Create a team and its first API key (printed once, stored hashed)."""
+    from moorage.errors import MoorageError
+    from moorage.teams.service import team_json, team_service
+
+    ctx = _context(data_dir)
+    try:
+        with ctx.db.session() as session:
+            team = team_service.create_team(session, slug=slug, name=name)
+            key = team_service.create_key(session, team)
+            out = {"team": team_json(team), "api_key": key}
+    except MoorageError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        ctx.close()
+    _print(out)
+
+
+@admin.command("create-key")
+def create_key(
+    team: Annotated[str, typer.Option("--team", help="Team slug.")],
+    name: Annotated[str | None, typer.Option(help="A label for the key.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Create another API key for a team."""
+    from moorage.errors import MoorageError
+    from moorage.teams.service import team_service
+
+    ctx = _context(data_dir)
+    try:
+        with ctx.db.session() as session:
+            key = team_service.create_key(
+                session, team_service.get_by_slug(session, team), name=name
+            )
+    except MoorageError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        ctx.close()
+    _print({"api_key": key})
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,52 @@
+"""Settings from the environment (prefix ``MOORAGE_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MOORAGE_", extra="ignore")
+
+    #: where the embedded default keeps its database, secret key file and local storage
+    data_dir: Path = Field(default_factory=lambda: Path.cwd() / "moorage-data")
+    #: SQLAlchemy URL; default ``sqlite:///<data_dir>/moorage.db``
+    database_url: str | None = None
+    #: comma-separated folders that ``local`` storages may live in; default ``<data_dir>/storage``
+    local_roots: str | None = None
+    #: key for encrypting stored secrets; default: a key file in the data dir
+    secret_key: str | None = None
+    #: ``amqp://...`` or ``redis://...``; unset = in-process workers
+    broker_url: str | None = None
+    #: how many items one register_existing request may carry
+    max_items_per_request: int = 10_000
+    #: lifetime of signed URLs handed out by the serving endpoints, in seconds
+    signed_url_seconds: int = 900
+    #: public base URL used in item JSON links; default derived from the request
+    public_url: str | None = None
+    #: in-process worker threads for the embedded default
+    workers: int = 2
+    log_level: str = "INFO"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'moorage.db'}"
+
+    @property
+    def resolved_local_roots(self) -> list[Path]:
+        if self.local_roots:
+            return [Path(p).expanduser() for p in self.local_roots.split(",") if p.strip()]
+        return [self.data_dir / "storage"]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,87 @@
+"""What a running moorage holds: settings, database, secrets, storage adapters, job dispatch."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from moorage.config import Settings
+from moorage.db import Database
+from moorage.security import SecretBox
+from moorage.storage.base import StorageAdapter
+from moorage.storage.factory import StorageSpec, build_adapter
+
+if TYPE_CHECKING:
+    from moorage.models import StorageConfig
+
+__all__ = ["AppContext", "StorageRegistry"]
+
+
+class StorageRegistry:
+    """Adapters built once per storage configuration and reused (connection pools)."""
+
+    def __init__(self, settings: Settings, secrets: SecretBox) -> None:
+        self._settings = settings
+        self._secrets = secrets
+        self._cache: dict[tuple[int, str], StorageAdapter] = {}
+        self._lock = threading.Lock()
+
+    def spec_for(self, storage: StorageConfig) -> StorageSpec:
+        credentials = (
+            self._secrets.decrypt(storage.credentials_encrypted)
+            if storage.credentials_encrypted
+            else {}
+        )
+        return StorageSpec(
+            provider=storage.provider,
+            bucket=storage.bucket,
+            region=storage.region,
+            endpoint_url=storage.endpoint_url,
+            options=dict(storage.options or {}),
+            credentials=credentials,
+            local_roots=tuple(self._settings.resolved_local_roots),
+        )
+
+    def adapter_for(self, storage: StorageConfig) -> StorageAdapter:
+        key = (storage.id, storage.updated_at.isoformat())
+        with self._lock:
+            adapter = self._cache.get(key)
+            if adapter is None:
+                for old in [k for k in self._cache if k[0] == storage.id]:
+                    self._cache.pop(old).close()
+                adapter = build_adapter(self.spec_for(storage))
+                self._cache[key] = adapter
+            return adapter
+
+    def close(self) -> None:
+        with self._lock:
+            for adapter in self._cache.values():
+                adapter.close()
+            self._cache.clear()
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    db: Database
+    secrets: SecretBox
+    storages: StorageRegistry = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.storages = StorageRegistry(self.settings, self.secrets)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AppContext:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        for root in settings.resolved_local_roots:
+            root.mkdir(parents=True, exist_ok=True)
+        return cls(
+            settings=settings,
+            db=Database(settings.resolved_database_url),
+            secrets=SecretBox.from_settings(settings.secret_key, settings.data_dir),
+        )
+
+    def close(self) -> None:
+        self.storages.close()
+        self.db.dispose()

@@ -1,0 +1,56 @@
+"""Request dependencies: the app context, the unit of work, the authenticated team."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.orm import Session
+
+from moorage.context import AppContext
+from moorage.errors import NotFound
+from moorage.models import Team
+from moorage.teams.service import team_service
+
+
+def get_ctx(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+def get_session(ctx: Annotated[AppContext, Depends(get_ctx)]) -> Iterator[Session]:
+    """The request's unit of work: the only place a request commits."""
+    with ctx.db.session() as session:
+        yield session
+
+
+def base_url(request: Request) -> str:
+    ctx: AppContext = request.app.state.ctx
+    if ctx.settings.public_url:
+        return ctx.settings.public_url.rstrip("/")
+    return str(request.base_url).rstrip("/")
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+CtxDep = Annotated[AppContext, Depends(get_ctx)]
+BaseUrlDep = Annotated[str, Depends(base_url)]
+
+
+def current_team(
+    session: SessionDep, authorization: Annotated[str | None, Header()] = None
+) -> Team:
+    return team_service.authenticate(session, authorization)
+
+
+TeamDep = Annotated[Team, Depends(current_team)]
+
+
+def path_team(team: str, current: TeamDep) -> Team:
+    """The team named in the path must be the caller's; any other is 404, never 403."""
+    if team != current.slug:
+        raise NotFound(f"Team {team!r} does not exist.", field="team")
+    return current
+
+
+PathTeamDep = Annotated[Team, Depends(path_team)]

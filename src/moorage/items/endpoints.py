@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import mimetypes
+from typing import Any, Literal
+
+from fastapi import APIRouter, Body, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
+
+from moorage.deps import BaseUrlDep, CtxDep, PathTeamDep, SessionDep
+from moorage.items.files import FileTarget, resolve_file
+from moorage.items.filters import filters_from_body, filters_from_query
+from moorage.items.service import item_service
+from moorage.kit.responses import FastJSONResponse
+from moorage.storage.local import LocalStorage
+
+router = APIRouter(tags=["items"])
+PREFIX = "/v2/teams/{team}/items"
+
+
+@router.get(PREFIX, response_class=FastJSONResponse)
+def list_items(request: Request, session: SessionDep, team: PathTeamDep, url: BaseUrlDep) -> Any:
+    filters, page = filters_from_query(request.query_params.multi_items())
+    return FastJSONResponse(
+        item_service.list(session, team, filters=filters, page=page, base_url=url)
+    )
+
+
+@router.get(PREFIX + "/folders")
+def list_folders(request: Request, session: SessionDep, team: PathTeamDep) -> dict[str, Any]:
+    filters, _ = filters_from_query(request.query_params.multi_items())
+    return item_service.folders(session, team, filters=filters)
+
+
+@router.post(PREFIX + "/archive")
+def archive_items(session: SessionDep, team: PathTeamDep, body: Any = Body(...)) -> dict[str, Any]:
+    return item_service.set_archived(session, team, filters=filters_from_body(body), archived=True)
+
+
+@router.post(PREFIX + "/restore")
+def restore_items(session: SessionDep, team: PathTeamDep, body: Any = Body(...)) -> dict[str, Any]:
+    return item_service.set_archived(session, team, filters=filters_from_body(body), archived=False)
+
+
+@router.delete(PREFIX)
+def delete_items(session: SessionDep, team: PathTeamDep, body: Any = Body(...)) -> dict[str, Any]:
+    return item_service.delete(session, team, filters=filters_from_body(body))
+
+
+@router.get(PREFIX + "/{item_id}", response_class=FastJSONResponse)
+def get_item(session: SessionDep, team: PathTeamDep, url: BaseUrlDep, item_id: str) -> Any:
+    return FastJSONResponse(item_service.get(session, team, item_id, base_url=url))
+
+
+def _serve(target: FileTarget, ctx_seconds: int) -> Response:
+    """307 to a freshly signed URL; local files are streamed with Range support."""
+    if isinstance(target.adapter, LocalStorage):
+        path = target.adapter.path_for(target.key)
+        target.adapter.head(target.key)
+        return FileResponse(path, filename=target.file_name, content_disposition_type="inline")
+    signed = target.adapter.sign_url(target.key, expires_in=ctx_seconds)
+    if signed is not None:
+        return RedirectResponse(signed, status_code=307, headers={"Cache-Control": "no-store"})
+    stream = target.adapter.open_read(target.key)
+    ctype = mimetypes.guess_type(target.file_name)[0] or "application/octet-stream"
+    return StreamingResponse(stream, media_type=ctype)
+
+
+@router.get(PREFIX + "/{item_id}/slots/{slot_name}/{what}")
+def get_slot_file(
+    session: SessionDep,
+    team: PathTeamDep,
+    ctx: CtxDep,
+    item_id: str,
+    slot_name: str,
+    what: Literal["file", "thumbnail"],
+) -> Response:
+    target = resolve_file(session, team, ctx, item_id=item_id, slot_name=slot_name, what=what)
+    return _serve(target, ctx.settings.signed_url_seconds)
+
+
+@router.get(PREFIX + "/{item_id}/slots/{slot_name}/sections/{section}/{quality}")
+def get_section_file(
+    session: SessionDep,
+    team: PathTeamDep,
+    ctx: CtxDep,
+    item_id: str,
+    slot_name: str,
+    section: int,
+    quality: Literal["hq", "lq"],
+) -> Response:
+    target = resolve_file(
+        session, team, ctx, item_id=item_id, slot_name=slot_name, what=quality, section=section
+    )
+    return _serve(target, ctx.settings.signed_url_seconds)

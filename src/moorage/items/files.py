@@ -1,0 +1,75 @@
+"""Which stored object a serving URL means: the original, the thumbnail or a section."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from moorage.context import AppContext
+from moorage.errors import NotFound
+from moorage.items.repository import item_repository
+from moorage.models import Section, Slot, Team
+from moorage.storage.base import StorageAdapter
+from moorage.storages.repository import storage_repository
+
+
+@dataclass(frozen=True)
+class FileTarget:
+    adapter: StorageAdapter
+    key: str
+    file_name: str
+
+
+def _missing(what: str) -> NotFound:
+    return NotFound(f"This slot has no {what}.", field="slot")
+
+
+def resolve_file(
+    session: Session,
+    team: Team,
+    ctx: AppContext,
+    *,
+    item_id: str,
+    slot_name: str,
+    what: str,
+    section: int | None = None,
+) -> FileTarget:
+    """``what``: ``file``, ``thumbnail``, ``hq`` or ``lq`` (the last two need ``section``)."""
+    try:
+        uid = uuid.UUID(item_id)
+    except ValueError:
+        raise NotFound(f"Item {item_id!r} does not exist.", field="item_id") from None
+    item = item_repository.get(session, team, uid)
+    if item is None:
+        raise NotFound(f"Item {item_id!r} does not exist.", field="item_id")
+    slot = session.scalars(
+        select(Slot).where(Slot.item_id == uid, Slot.slot_name == slot_name)
+    ).one_or_none()
+    if slot is None:
+        raise NotFound(f"Item has no slot {slot_name!r}.", field="slot_name")
+    storage = (
+        storage_repository.get_by_id(session, team.id, item["storage_id"])
+        if item["storage_id"] is not None
+        else None
+    )
+    if storage is None:
+        raise NotFound("The storage of this item was removed.", field="storage")
+    adapter = ctx.storages.adapter_for(storage)
+    if what == "file":
+        return FileTarget(adapter, slot.storage_key, slot.file_name)
+    if what == "thumbnail":
+        if not slot.storage_thumbnail_key:
+            raise _missing("thumbnail yet")
+        return FileTarget(adapter, slot.storage_thumbnail_key, "thumbnail.jpg")
+    row = session.scalars(
+        select(Section).where(Section.slot_id == slot.id, Section.section_index == section)
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"Slot {slot_name!r} has no section {section}.", field="section")
+    key = row.storage_hq_key if what == "hq" else row.storage_lq_key
+    if not key:
+        raise _missing(f"{what} frame for section {section}")
+    return FileTarget(adapter, key, key.rsplit("/", 1)[-1])

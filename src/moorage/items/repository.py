@@ -1,0 +1,216 @@
+"""Item queries, always scoped to one team."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.orm import Session
+
+from moorage.items.filters import ItemFilters, Page
+from moorage.models import Folder, Item, ItemTag, Job, Section, Slot, Team
+from moorage.models.base import utcnow
+
+_WORKFLOW_STATUSES = ("new", "annotate", "review", "complete")
+_PROCESSING_STATUSES = ("processing", "error", "cancelled", "uploading")
+
+items_t = Item.__table__
+slots_t = Slot.__table__
+
+
+def _sort_column(field: str) -> ColumnElement[Any]:
+    return {
+        "inserted_at": items_t.c.seq,
+        "updated_at": items_t.c.updated_at,
+        "file_size": func.coalesce(items_t.c.size_bytes, 0),
+        "filename": items_t.c.name,
+        "priority": items_t.c.priority,
+    }[field]
+
+
+def sort_value(row: RowMapping, field: str) -> Any:
+    if field == "inserted_at":
+        return None
+    if field == "updated_at":
+        return row["updated_at"].isoformat()
+    if field == "file_size":
+        return row["size_bytes"] or 0
+    return row["name"] if field == "filename" else row["priority"]
+
+
+class ItemRepository:
+    def conditions(self, team: Team, filters: ItemFilters) -> list[ColumnElement[bool]]:
+        conds: list[ColumnElement[bool]] = [items_t.c.team_id == team.id]
+        if filters.dataset_ids:
+            conds.append(items_t.c.dataset_id.in_(filters.dataset_ids))
+        if filters.item_ids:
+            conds.append(items_t.c.id.in_(filters.item_ids))
+        if filters.item_names:
+            conds.append(items_t.c.name.in_(filters.item_names))
+        if filters.item_paths:
+            conds.append(items_t.c.path.in_(filters.item_paths))
+        if filters.statuses:
+            conds.append(or_(*(self._status(s) for s in filters.statuses)))
+        if filters.slot_types:
+            conds.append(
+                exists().where(
+                    slots_t.c.item_id == items_t.c.id, slots_t.c.type.in_(filters.slot_types)
+                )
+            )
+        return conds
+
+    @staticmethod
+    def _status(status: str) -> ColumnElement[bool]:
+        if status == "archived":
+            return items_t.c.archived.is_(True)
+        live = items_t.c.archived.is_(False)
+        if status in _PROCESSING_STATUSES:
+            return and_(live, items_t.c.processing_status == status)
+        return and_(live, items_t.c.processing_status == "complete", items_t.c.status == status)
+
+    def page(
+        self,
+        session: Session,
+        team: Team,
+        filters: ItemFilters,
+        page: Page,
+        after: tuple[Any, int] | None,
+    ) -> Sequence[RowMapping]:
+        col = _sort_column(page.sort_field)
+        stmt: Select[Any] = select(items_t).where(*self.conditions(team, filters))
+        if after is not None:
+            value, seq = after
+            if page.sort_field == "inserted_at":
+                cmp = items_t.c.seq < seq if page.descending else items_t.c.seq > seq
+            else:
+                if page.sort_field == "updated_at":
+                    value = datetime.fromisoformat(value)
+                key = tuple_(col, items_t.c.seq)
+                cmp = key < (value, seq) if page.descending else key > (value, seq)
+            stmt = stmt.where(cmp)
+        if page.sort_field == "inserted_at":
+            order = [items_t.c.seq.desc() if page.descending else items_t.c.seq.asc()]
+        elif page.descending:
+            order = [col.desc(), items_t.c.seq.desc()]
+        else:
+            order = [col.asc(), items_t.c.seq.asc()]
+        return session.execute(stmt.order_by(*order).limit(page.size + 1)).mappings().all()
+
+    def get(self, session: Session, team: Team, item_id: uuid.UUID) -> RowMapping | None:
+        return (
+            session.execute(
+                select(items_t).where(items_t.c.team_id == team.id, items_t.c.id == item_id)
+            )
+            .mappings()
+            .one_or_none()
+        )
+
+    def slots_of(
+        self, session: Session, item_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[RowMapping]]:
+        out: dict[uuid.UUID, list[RowMapping]] = {}
+        if not item_ids:
+            return out
+        rows = session.execute(
+            select(slots_t).where(slots_t.c.item_id.in_(item_ids)).order_by(slots_t.c.position)
+        ).mappings()
+        for row in rows:
+            out.setdefault(row["item_id"], []).append(row)
+        return out
+
+    def tags_of(
+        self, session: Session, item_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, dict[str, str | None]]:
+        out: dict[uuid.UUID, dict[str, str | None]] = {}
+        if not item_ids:
+            return out
+        rows = session.execute(
+            select(ItemTag.item_id, ItemTag.name, ItemTag.value).where(
+                ItemTag.item_id.in_(item_ids)
+            )
+        )
+        for item_id, name, value in rows:
+            out.setdefault(item_id, {})[name] = value
+        return out
+
+    def sections_of(
+        self, session: Session, slot_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[RowMapping]]:
+        out: dict[uuid.UUID, list[RowMapping]] = {}
+        t = Section.__table__
+        rows = session.execute(
+            select(t).where(t.c.slot_id.in_(slot_ids)).order_by(t.c.slot_id, t.c.section_index)
+        ).mappings()
+        for row in rows:
+            out.setdefault(row["slot_id"], []).append(row)
+        return out
+
+    def set_archived(
+        self, session: Session, team: Team, filters: ItemFilters, archived: bool
+    ) -> int:
+        result = session.execute(
+            update(items_t)
+            .where(*self.conditions(team, filters))
+            .values(archived=archived, updated_at=utcnow())
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def delete(self, session: Session, team: Team, filters: ItemFilters) -> int:
+        ids = select(items_t.c.id).where(*self.conditions(team, filters)).scalar_subquery()
+        # children first and explicitly, whatever the database's cascade settings
+        sections_t = Section.__table__
+        slot_ids = select(slots_t.c.id).where(slots_t.c.item_id.in_(ids))
+        session.execute(delete(sections_t).where(sections_t.c.slot_id.in_(slot_ids)))
+        for model in (Job, ItemTag, Slot):
+            table = model.__table__
+            session.execute(delete(table).where(table.c.item_id.in_(ids)))
+        result = session.execute(delete(items_t).where(*self.conditions(team, filters)))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def folders(
+        self, session: Session, team: Team, dataset_ids: Sequence[int], filters: ItemFilters
+    ) -> list[dict[str, Any]]:
+        folder_rows = session.execute(
+            select(Folder.dataset_id, Folder.path)
+            .where(Folder.dataset_id.in_(dataset_ids))
+            .order_by(Folder.path)
+        ).all()
+
+        def counts(conds: list[ColumnElement[bool]]) -> dict[tuple[int, str], int]:
+            rows = session.execute(
+                select(items_t.c.dataset_id, items_t.c.path, func.count())
+                .where(*conds)
+                .group_by(items_t.c.dataset_id, items_t.c.path)
+            )
+            return {(d, p): n for d, p, n in rows}
+
+        scoped = ItemFilters(dataset_ids=list(dataset_ids))
+        unfiltered = counts(self.conditions(team, scoped))
+        filtered = unfiltered if filters == scoped else counts(self.conditions(team, filters))
+        return [
+            {
+                "dataset_id": d,
+                "path": p,
+                "filtered_item_count": filtered.get((d, p), 0),
+                "unfiltered_item_count": unfiltered.get((d, p), 0),
+            }
+            for d, p in folder_rows
+        ]
+
+
+item_repository = ItemRepository()

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from moorage.datasets.repository import dataset_repository
+from moorage.errors import BadRequest, NotFound
+from moorage.items.filters import ItemFilters, Page
+from moorage.items.repository import item_repository, sort_value
+from moorage.items.serialize import item_json
+from moorage.kit.cursor import decode_cursor, encode_cursor
+from moorage.models import Team
+
+
+class ItemService:
+    def list(
+        self, session: Session, team: Team, *, filters: ItemFilters, page: Page, base_url: str
+    ) -> dict[str, Any]:
+        after = decode_cursor(page.cursor) if page.cursor else None
+        rows = item_repository.page(session, team, filters, page, after)
+        has_more = len(rows) > page.size
+        rows = rows[: page.size]
+        ids = [r["id"] for r in rows]
+        slots = item_repository.slots_of(session, ids)
+        tags = item_repository.tags_of(session, ids)
+        items = [
+            item_json(
+                r,
+                slots.get(r["id"], []),
+                tags=tags.get(r["id"], {}),
+                base_url=base_url,
+                team_slug=team.slug,
+                sort_value=sort_value(r, page.sort_field),
+            )
+            for r in rows
+        ]
+        next_cursor = (
+            encode_cursor(sort_value(rows[-1], page.sort_field), rows[-1]["seq"])
+            if has_more
+            else None
+        )
+        return {
+            "items": items,
+            "page": {"count": len(items), "next": next_cursor, "previous": page.cursor},
+        }
+
+    def get(self, session: Session, team: Team, item_id: str, *, base_url: str) -> dict[str, Any]:
+        try:
+            uid = uuid.UUID(item_id)
+        except ValueError:
+            raise NotFound(f"Item {item_id!r} does not exist.", field="item_id") from None
+        row = item_repository.get(session, team, uid)
+        if row is None:
+            raise NotFound(f"Item {item_id!r} does not exist.", field="item_id")
+        slots = item_repository.slots_of(session, [uid]).get(uid, [])
+        sections = item_repository.sections_of(session, [s["id"] for s in slots])
+        tags = item_repository.tags_of(session, [uid]).get(uid, {})
+        return item_json(
+            row, slots, tags=tags, base_url=base_url, team_slug=team.slug, sections=sections
+        )
+
+    def folders(self, session: Session, team: Team, *, filters: ItemFilters) -> dict[str, Any]:
+        if not filters.dataset_ids:
+            raise BadRequest("dataset_ids is required.", field="dataset_ids")
+        owned = dataset_repository.ids_of_team(session, team, filters.dataset_ids)
+        return {"folders": item_repository.folders(session, team, owned, filters)}
+
+    def set_archived(
+        self, session: Session, team: Team, *, filters: ItemFilters, archived: bool
+    ) -> dict[str, Any]:
+        item_repository.set_archived(session, team, filters, archived)
+        return {}
+
+    def delete(self, session: Session, team: Team, *, filters: ItemFilters) -> dict[str, Any]:
+        item_repository.delete(session, team, filters)
+        return {}
+
+
+item_service = ItemService()

@@ -1,0 +1,22 @@
+"""Every ORM model; importing this package registers them all on ``Base.metadata``."""
+
+from moorage.models.base import Base
+from moorage.models.dataset import Dataset, Folder
+from moorage.models.item import Item, ItemTag, Section, Slot
+from moorage.models.job import Job
+from moorage.models.storage import StorageConfig
+from moorage.models.team import ApiKey, Team
+
+__all__ = [
+    "ApiKey",
+    "Base",
+    "Dataset",
+    "Folder",
+    "Item",
+    "ItemTag",
+    "Job",
+    "Section",
+    "Slot",
+    "StorageConfig",
+    "Team",
+]

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from moorage.models.base import Base, utcnow
+
+
+class StorageConfig(Base):
+    """A team's connection to a bucket (or local folder). Secrets are encrypted at rest."""
+
+    __tablename__ = "storages"
+    __table_args__ = (UniqueConstraint("team_id", "slug", name="uq_storages_team_slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(200))
+    provider: Mapped[str] = mapped_column(String(20))
+    bucket: Mapped[str] = mapped_column(String(1024))
+    prefix: Mapped[str] = mapped_column(String(1024), default="")
+    readonly: Mapped[bool] = mapped_column(default=False)
+    is_default: Mapped[bool] = mapped_column(default=False)
+    region: Mapped[str | None] = mapped_column(String(100))
+    endpoint_url: Mapped[str | None] = mapped_column(String(1024))
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    credentials_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

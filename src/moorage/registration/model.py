@@ -1,0 +1,129 @@
+"""The normalised shape of a registration request: one ``ItemIn`` per payload item."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Blocked(Exception):
+    """Why an item or slot cannot be registered: a stable code and a sentence to act on."""
+
+    def __init__(self, reason: str, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.field = field
+
+
+@dataclass(slots=True)
+class SectionIn:
+    index: int
+    width: int | None = None
+    height: int | None = None
+    hq_key: str | None = None
+    lq_key: str | None = None
+    #: the source file of this section (one file of a DICOM series)
+    storage_key: str | None = None
+    file_name: str | None = None
+
+
+@dataclass(slots=True)
+class SlotIn:
+    slot_name: str
+    type: str | None = None
+    kind: str | None = None
+    file_name: str = ""
+    storage_key: str = ""
+    thumbnail_key: str | None = None
+    width: int | None = None
+    height: int | None = None
+    size_bytes: int | None = None
+    fps: float | None = None
+    fps_out: float | str | None = None
+    as_frames: bool = False
+    extract_views: bool = False
+    metadata: dict[str, Any] = field(default_factory=dict)
+    sections: list[SectionIn] = field(default_factory=list)
+    #: number of payload entries merged into this slot (>1: a series)
+    entries: int = 1
+    error: Blocked | None = None
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+    def keys(self) -> list[tuple[str, str]]:
+        """Every storage key this slot names, with the field it came from."""
+        out = [("storage_key", self.storage_key)]
+        if self.thumbnail_key:
+            out.append(("storage_thumbnail_key", self.thumbnail_key))
+        for s in self.sections:
+            if s.storage_key and s.storage_key != self.storage_key:
+                out.append(("storage_key", s.storage_key))
+            if s.hq_key:
+                out.append(("storage_hq_key", s.hq_key))
+            if s.lq_key:
+                out.append(("storage_lq_key", s.lq_key))
+        return out
+
+
+@dataclass(slots=True)
+class ItemIn:
+    index: int
+    name: str | None
+    path: str
+    slots: list[SlotIn] = field(default_factory=list)
+    tags: dict[str, str | None] = field(default_factory=dict)
+    layout: dict[str, Any] | None = None
+    priority: int = 0
+    error: Blocked | None = None
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+    @property
+    def blocked(self) -> bool:
+        return self.error is not None or any(s.error is not None for s in self.slots)
+
+    def block(self, reason: str, message: str) -> None:
+        if self.error is None:
+            self.error = Blocked(reason, message)
+
+    def blocked_json(self) -> dict[str, Any]:
+        """The ``blocked_items`` entry. Every slot carries a reason (darwin-py reads slot 0's)."""
+        slots = []
+        for s in self.slots:
+            err = self.error or s.error
+            if err is None:
+                err = Blocked("OTHER_SLOT_BLOCKED", "Another slot of this item is blocked.")
+            entry: dict[str, Any] = {
+                "slot_name": s.slot_name,
+                "file_name": s.file_name,
+                "type": s.type,
+                "storage_key": s.storage_key,
+                "reason": err.reason,
+                "message": err.message,
+            }
+            if err.field:
+                entry["field"] = err.field
+            slots.append(entry)
+        # the slots that caused the block first, so slots[0].reason is the real one
+        slots.sort(key=lambda e: e["reason"] == "OTHER_SLOT_BLOCKED")
+        if not slots:
+            err = self.error or Blocked("NO_SLOTS", "The item has no slots.")
+            slots.append(
+                {
+                    "slot_name": None,
+                    "file_name": None,
+                    "type": None,
+                    "storage_key": None,
+                    "reason": err.reason,
+                    "message": err.message,
+                }
+            )
+        first = slots[0]
+        return {
+            "name": self.name,
+            "path": self.path,
+            "index": self.index,
+            "reason": first["reason"],
+            "message": first["message"],
+            "slots": slots,
+        }

@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from moorage.context import StorageRegistry
+from moorage.errors import Conflict, NotFound, ValidationFailed
+from moorage.kit.text import slugify
+from moorage.models import StorageConfig, Team
+from moorage.security import SecretBox
+from moorage.storage.base import StorageError
+from moorage.storage.factory import PROVIDERS, StorageSpec
+from moorage.storage.local import resolve_local_bucket
+from moorage.storages.repository import storage_repository
+from moorage.storages.schemas import StorageCreate, StorageUpdate
+
+
+def storage_json(storage: StorageConfig) -> dict[str, Any]:
+    """The darwin-py shape plus moorage's own fields; secrets never leave the server."""
+    return {
+        "id": storage.id,
+        "name": storage.name,
+        "slug": storage.slug,
+        "provider": storage.provider,
+        "bucket": storage.bucket,
+        "prefix": storage.prefix,
+        "readonly": storage.readonly,
+        "default": storage.is_default,
+        "region": storage.region,
+        "endpoint_url": storage.endpoint_url,
+        "options": storage.options,
+        "has_credentials": storage.credentials_encrypted is not None,
+    }
+
+
+class StorageService:
+    def list(self, session: Session, team: Team) -> list[dict[str, Any]]:
+        return [storage_json(s) for s in storage_repository.list(session, team)]
+
+    def get(self, session: Session, team: Team, slug: str) -> StorageConfig:
+        storage = storage_repository.get_by_slug(session, team, slug)
+        if storage is None:
+            raise NotFound(f"Storage {slug!r} does not exist in team {team.slug!r}.", field="slug")
+        return storage
+
+    def for_registration(self, session: Session, team: Team, slug: str | None) -> StorageConfig:
+        storage = (
+            storage_repository.find_for_registration(session, team, slug)
+            if slug
+            else storage_repository.get_default(session, team)
+        )
+        if storage is None:
+            what = f"Storage {slug!r} does not exist" if slug else "There is no default storage"
+            raise NotFound(f"{what} in team {team.slug!r}.", field="storage_slug")
+        return storage
+
+    def create(
+        self,
+        session: Session,
+        team: Team,
+        *,
+        payload: StorageCreate,
+        secrets: SecretBox,
+        registry: StorageRegistry,
+    ) -> StorageConfig:
+        slug = slugify(payload.slug or payload.name)
+        if not slug:
+            raise ValidationFailed("must contain a letter or a digit", field="slug")
+        if storage_repository.get_by_slug(session, team, slug) is not None:
+            raise ValidationFailed("has already been taken", field="slug")
+        self._check_provider(payload.provider)
+        first = not storage_repository.list(session, team)
+        if payload.default:
+            storage_repository.clear_default(session, team)
+        storage = StorageConfig(
+            team_id=team.id,
+            name=payload.name,
+            slug=slug,
+            provider=payload.provider,
+            bucket=payload.bucket,
+            prefix=payload.prefix.strip("/"),
+            readonly=payload.readonly,
+            is_default=payload.default or first,
+            region=payload.region,
+            endpoint_url=payload.endpoint_url,
+            options=payload.options,
+            credentials_encrypted=secrets.encrypt(payload.credentials)
+            if payload.credentials
+            else None,
+        )
+        self._check_location(storage, registry)
+        session.add(storage)
+        session.flush()
+        return storage
+
+    def update(
+        self,
+        session: Session,
+        team: Team,
+        slug: str,
+        *,
+        payload: StorageUpdate,
+        secrets: SecretBox,
+        registry: StorageRegistry,
+    ) -> StorageConfig:
+        storage = self.get(session, team, slug)
+        changes = payload.model_dump(exclude_unset=True)
+        if changes.pop("default", None):
+            storage_repository.clear_default(session, team)
+            storage.is_default = True
+        if "credentials" in changes:
+            creds = changes.pop("credentials")
+            storage.credentials_encrypted = secrets.encrypt(creds) if creds else None
+        if "prefix" in changes and changes["prefix"] is not None:
+            changes["prefix"] = changes["prefix"].strip("/")
+        for field, value in changes.items():
+            if value is not None or field in ("region", "endpoint_url"):
+                setattr(storage, field, value)
+        self._check_location(storage, registry)
+        session.flush()
+        return storage
+
+    def delete(self, session: Session, team: Team, slug: str) -> None:
+        storage = self.get(session, team, slug)
+        if storage_repository.in_use(session, storage):
+            raise Conflict(
+                f"Storage {slug!r} still holds registered items; delete them first.", field="slug"
+            )
+        session.delete(storage)
+        session.flush()
+
+    @staticmethod
+    def _check_provider(provider: str) -> None:
+        if provider not in PROVIDERS:
+            raise ValidationFailed(
+                f"Unknown provider {provider!r}; use one of {', '.join(PROVIDERS)}.",
+                field="provider",
+            )
+
+    @staticmethod
+    def _check_location(storage: StorageConfig, registry: StorageRegistry) -> None:
+        if storage.provider != "local":
+            return
+        spec: StorageSpec = registry.spec_for(storage)
+        try:
+            folder = resolve_local_bucket(storage.bucket, list(spec.local_roots))
+        except StorageError as exc:
+            raise ValidationFailed(exc.message, field="bucket") from None
+        folder.mkdir(parents=True, exist_ok=True)
+
+
+storage_service = StorageService()

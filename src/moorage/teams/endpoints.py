@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from moorage.deps import TeamDep
+from moorage.teams.service import team_json
+
+router = APIRouter(tags=["teams"])
+
+
+@router.get("/users/token_info")
+def token_info(team: TeamDep) -> dict[str, Any]:
+    return {"selected_team": team_json(team), "teams": [team_json(team)]}

@@ -1,0 +1,1 @@
+"""Background processing: dispatch after commit, actors, reconciler."""
