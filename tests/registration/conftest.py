@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import io
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from pydicom.data import get_testdata_file
+
+
+def jpeg_bytes(width: int = 64, height: int = 48) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 30, 30)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def bucket(storage_root: Path) -> Path:
+    path = storage_root / "media"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def put_file(bucket: Path) -> Callable[..., str]:
+    """Write a real file into the local bucket; returns its storage key."""
+
+    def put(key: str, data: bytes | None = None, *, dicom: str | None = None) -> str:
+        target = bucket / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if dicom is not None:
+            shutil.copyfile(str(get_testdata_file(dicom)), target)
+        else:
+            target.write_bytes(jpeg_bytes() if data is None else data)
+        return key
+
+    return put
+
+
+def make_storage(api: TestClient, *, slug: str = "media", readonly: bool = False, name: str = "My Bucket") -> dict:
+    r = api.post(
+        "/api/teams/acme/storage",
+        json={"name": name, "slug": slug, "provider": "local", "bucket": "media", "readonly": readonly},
+    )
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+@pytest.fixture
+def dataset(api: TestClient) -> dict:
+    r = api.post("/api/datasets", json={"name": "Darwin Py"})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+@pytest.fixture
+def rw_storage(api: TestClient, bucket: Path) -> dict:
+    return make_storage(api)
+
+
+@pytest.fixture
+def ro_storage(api: TestClient, bucket: Path) -> dict:
+    return make_storage(api, readonly=True)
+
+
+REGISTER = "/api/v2/teams/acme/items/register_existing"
