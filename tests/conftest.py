@@ -24,6 +24,8 @@ from moorage.db import migrate
 from moorage.models import Base
 from moorage.teams.service import team_service
 
+pytest_plugins = ["tests.helpers"]
+
 PG_ADMIN = os.environ.get("MOORAGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 

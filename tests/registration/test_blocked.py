@@ -7,7 +7,7 @@ import threading
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.registration.conftest import REGISTER
+from tests.helpers import REGISTER
 
 
 def _register(api: TestClient, items: list, **extra) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.registration.conftest import REGISTER
+from tests.helpers import REGISTER
 
 
 class TestRequestErrors:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
-from tests.registration.conftest import REGISTER, make_storage
+from tests.helpers import REGISTER, make_storage
 
 
 def _post(api: TestClient, items: list, **extra) -> dict:
