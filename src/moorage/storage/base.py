@@ -7,16 +7,20 @@ subclasses below; the service layer turns them into blocked items or API errors.
 from __future__ import annotations
 
 import abc
+import io
 import posixpath
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 __all__ = [
     "AccessDenied",
     "BucketNotFound",
+    "ChunkReader",
     "InvalidCredentials",
     "InvalidKey",
     "ListPage",
@@ -165,29 +169,74 @@ class StorageAdapter(abc.ABC):
             return False
         return True
 
+    #: whether ``check_many`` may list a shared prefix instead of one head per key
+    list_for_existence: bool = False
+
+    def check_key(self, key: str) -> str:
+        """Refuse a key this provider cannot address byte for byte (``InvalidKey``)."""
+        return validate_key(key)
+
     def check_many(self, keys: Iterable[str]) -> dict[str, StorageError | None]:
         """Existence of many keys at once, concurrently with a bounded pool.
 
         Returns ``None`` for a key that exists, otherwise the error that blocks it
         (``ObjectNotFound``, ``InvalidKey``, ``StorageUnavailable``...). Never raises for one key.
+        Keys sharing a prefix may be answered by listing it (see ``moorage.storage.check``).
         """
-        unique: Sequence[str] = list(dict.fromkeys(keys))
-        if not unique:
-            return {}
+        from moorage.storage.check import check_existence
 
-        def one(key: str) -> StorageError | None:
-            try:
-                validate_key(key)
-                self.head(key)
-            except StorageError as exc:
-                return exc
-            return None
-
-        workers = max(1, min(self.max_concurrency, len(unique)))
-        if workers == 1:
-            return {key: one(key) for key in unique}
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="storage-check") as pool:
-            return dict(zip(unique, pool.map(one, unique), strict=True))
+        return check_existence(self, keys)
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; adapters without any need not override it."""
+
+
+class ChunkReader(io.RawIOBase):
+    """A read-only binary stream over an iterator of chunks.
+
+    ``on_error`` turns a library exception raised mid-stream into a neutral ``StorageError``,
+    so callers of ``open_read`` only ever see storage errors.
+    """
+
+    def __init__(
+        self,
+        chunks: Iterator[bytes | memoryview],
+        *,
+        on_error: Callable[[Exception], StorageError],
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self._chunks = chunks
+        self._on_error = on_error
+        self._on_close = on_close
+        self._buffer = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Buffer) -> int:
+        while not self._buffer:
+            try:
+                chunk = next(self._chunks)
+            except StopIteration:
+                return 0
+            except StorageError:
+                raise
+            except Exception as exc:
+                raise self._on_error(exc) from None
+            self._buffer = memoryview(chunk).cast("B")
+        target = memoryview(buffer).cast("B")
+        n = min(len(target), len(self._buffer))
+        target[:n] = self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        return n
+
+    def close(self) -> None:
+        if not self.closed and self._on_close is not None:
+            self._on_close()
+        super().close()
+
+
+def open_chunks(reader: ChunkReader, buffer_size: int = 1 << 20) -> BinaryIO:
+    """Wrap a ``ChunkReader`` in a buffered stream that satisfies ``BinaryIO``."""
+    return io.BufferedReader(reader, buffer_size=buffer_size)

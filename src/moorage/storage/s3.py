@@ -1,0 +1,460 @@
+"""S3 and S3-compatible stores (MinIO, Ceph, Wasabi, R2) through obstore.
+
+Keys exclude the bucket. obstore (Rust ``object_store``) does the signing, retries with
+backoff and connection pooling; its calls release the GIL, so a thread pool scales.
+``ObstoreAdapter`` is shared with the Azure adapter.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
+
+import obstore
+from obstore.exceptions import NotFoundError, PermissionDeniedError, UnauthenticatedError
+
+from moorage.storage.base import (
+    AccessDenied,
+    BucketNotFound,
+    ChunkReader,
+    InvalidCredentials,
+    InvalidKey,
+    ListPage,
+    ObjectInfo,
+    ObjectNotFound,
+    StorageAdapter,
+    StorageError,
+    StorageUnavailable,
+    open_chunks,
+    validate_key,
+)
+
+if TYPE_CHECKING:
+    from obstore.store import ClientConfig, ObjectStore, RetryConfig, S3Credential
+
+__all__ = ["ObstoreAdapter", "S3Storage", "Tuning", "redact"]
+
+T = TypeVar("T")
+
+_CODE = re.compile(r"<Code>([A-Za-z0-9.]+)</Code>")
+_STATUS = re.compile(r"status code: (\d{3})")
+_UNREACHABLE = ("error sending request", "timed out", "timeout", "connection", "dns error")
+
+NOT_FOUND_CODES = {"NoSuchKey", "BlobNotFound", "NotFound"}
+BUCKET_CODES = {
+    "NoSuchBucket",
+    "ContainerNotFound",
+    "InvalidBucketName",
+    "InvalidResourceName",
+    "AccountNotFound",
+}
+REGION_CODES = {"PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraint"}
+CREDENTIAL_CODES = {
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "InvalidToken",
+    "TokenRefreshRequired",
+    "InvalidClientTokenId",
+    "AuthenticationFailed",
+    "InvalidAuthenticationInfo",
+    "NoAuthenticationInformation",
+}
+DENIED_CODES = {
+    "AccessDenied",
+    "AllAccessDisabled",
+    "AccountIsDisabled",
+    "AuthorizationFailure",
+    "AuthorizationPermissionMismatch",
+    "AuthorizationResourceTypeMismatch",
+    "AuthorizationSourceIPMismatch",
+    "InsufficientAccountPermissions",
+}
+KEY_CODES = {"KeyTooLongError", "InvalidURI", "InvalidUri", "InvalidBlobOrBlock"}
+
+
+def redact(text: str, secrets: Iterator[str] | list[str] | tuple[str, ...]) -> str:
+    """``text`` with every secret value (of 4+ characters) replaced by ``***``."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Timeouts, retries and pool size, read from a spec's non-secret ``options``."""
+
+    timeout: float = 30.0
+    connect_timeout: float = 5.0
+    max_retries: int = 3
+    retry_timeout: float = 20.0
+    max_concurrency: int = 64
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> Tuning:
+        return cls(
+            timeout=float(options.get("timeout", 30.0)),
+            connect_timeout=float(options.get("connect_timeout", 5.0)),
+            max_retries=int(options.get("max_retries", 3)),
+            retry_timeout=float(options.get("retry_timeout", 20.0)),
+            max_concurrency=int(options.get("max_concurrency", 64)),
+        )
+
+    def client_options(self, *, allow_http: bool) -> ClientConfig:
+        return {
+            "timeout": timedelta(seconds=self.timeout),
+            "connect_timeout": timedelta(seconds=self.connect_timeout),
+            "allow_http": allow_http,
+        }
+
+    def retry_config(self) -> RetryConfig:
+        return {
+            "max_retries": self.max_retries,
+            "retry_timeout": timedelta(seconds=self.retry_timeout),
+            "backoff": {
+                "init_backoff": timedelta(milliseconds=100),
+                "max_backoff": timedelta(seconds=5),
+                "base": 2,
+            },
+        }
+
+
+def describe(exc: BaseException) -> tuple[str | None, int | None]:
+    """The service's error code and HTTP status found in a library error, if any."""
+    text = str(exc)
+    code = _CODE.search(text)
+    status = _STATUS.search(text)
+    return (code.group(1) if code else None, int(status.group(1)) if status else None)
+
+
+class ObstoreAdapter(StorageAdapter, abc.ABC):
+    """What S3 and Azure share: obstore calls, error mapping, listing by string prefix."""
+
+    list_for_existence = True
+    #: how long a finding about the bucket itself is trusted before asking again
+    _PROBE_TTL = 10.0
+
+    def __init__(self, *, tuning: Tuning, secrets: list[str]) -> None:
+        self.tuning = tuning
+        self.max_concurrency = tuning.max_concurrency
+        self._secrets = [s for s in secrets if s]
+        self._bucket_state: dict[str, tuple[float, StorageError | None]] = {}
+        self._lock = threading.Lock()
+        self._probe_lock = threading.Lock()
+
+    # -- provider specifics ----------------------------------------------------------------
+    @abc.abstractmethod
+    def _target(self, key: str) -> tuple[ObjectStore, str, str]:
+        """The store, the path inside it, and the bucket/container name for ``key``."""
+
+    @abc.abstractmethod
+    def _where(self, bucket: str) -> str:
+        """How to name the bucket/container in messages."""
+
+    # -- keys ------------------------------------------------------------------------------
+    def check_key(self, key: str) -> str:
+        validate_key(key)
+        segments = key.split("/")
+        if key.endswith("/"):
+            raise InvalidKey(f"The storage key {key!r} ends with '/', a folder.", key=key)
+        if "" in segments:
+            raise InvalidKey(f"The storage key {key!r} has an empty segment ('//').", key=key)
+        if "." in segments:
+            raise InvalidKey(f"The storage key {key!r} has a '.' segment.", key=key)
+        return key
+
+    # -- error mapping ---------------------------------------------------------------------
+    def _error(self, exc: Exception, *, action: str, key: str | None, bucket: str) -> StorageError:
+        code, status = describe(exc)
+        where = self._where(bucket)
+        subject = f"{action} {key!r} in {where}" if key is not None else f"{action} {where}"
+        detail = f"HTTP {status}" if status else type(exc).__name__
+        if code:
+            detail = f"{detail} {code}"
+        lowered = str(exc).lower()
+        error: StorageError
+        if code in BUCKET_CODES:
+            error = BucketNotFound(f"{where} does not exist ({detail}).", key=key)
+        elif code in REGION_CODES or status == 301:
+            error = BucketNotFound(
+                f"{where} is in another region than the one configured ({detail}); "
+                "set the storage's region to the bucket's region.",
+                key=key,
+            )
+        elif code in CREDENTIAL_CODES or isinstance(exc, UnauthenticatedError) or status == 401:
+            error = InvalidCredentials(
+                f"The credentials were rejected when trying to {subject} ({detail}).", key=key
+            )
+        elif code in DENIED_CODES or isinstance(exc, PermissionDeniedError) or status == 403:
+            error = AccessDenied(f"Access denied to {subject} ({detail}).", key=key)
+        elif code in NOT_FOUND_CODES or isinstance(exc, NotFoundError) or status == 404:
+            error = ObjectNotFound(f"No object at storage key {key!r} in {where}.", key=key)
+        elif code in KEY_CODES or isinstance(exc, ValueError):
+            error = InvalidKey(f"The storage key {key!r} is not accepted by {where}.", key=key)
+        elif (status is not None and (status >= 500 or status == 429)) or any(
+            word in lowered for word in _UNREACHABLE
+        ):
+            error = StorageUnavailable(
+                f"The storage did not answer to {subject} ({detail}).", key=key
+            )
+        else:
+            error = StorageError(f"Could not {subject} ({detail}).", key=key)
+        error.message = redact(error.message, self._secrets)
+        error.args = (error.message,)
+        return error
+
+    def _call(self, fn: Callable[[], T], *, action: str, key: str | None, bucket: str) -> T:
+        try:
+            return fn()
+        except StorageError:
+            raise
+        except Exception as exc:
+            code = describe(exc)[0]
+            error = self._error(exc, action=action, key=key, bucket=bucket)
+        if code is None and isinstance(error, ObjectNotFound | AccessDenied):
+            # a HEAD answer has no body to tell a missing bucket or a bad key apart from a
+            # missing object or a refusal: one listing of the bucket tells (cached)
+            cause = self._bucket_problem(bucket)
+            if cause is not None:
+                error = type(cause)(cause.message, key=key)
+        raise error
+
+    def _bucket_problem(self, bucket: str) -> StorageError | None:
+        """Why the bucket cannot be used at all (missing, bad credentials), or ``None``."""
+        with self._lock:
+            state = self._bucket_state.get(bucket)
+        if state is not None and time.monotonic() - state[0] < self._PROBE_TTL:
+            return state[1]
+        with self._probe_lock:
+            store = self._target_for_bucket(bucket)
+            problem: StorageError | None = None
+            try:
+                next(iter(obstore.list(store, chunk_size=1)), None)
+            except Exception as exc:
+                found = self._error(exc, action="list", key=None, bucket=bucket)
+                if isinstance(found, BucketNotFound | InvalidCredentials):
+                    problem = found
+            with self._lock:
+                self._bucket_state[bucket] = (time.monotonic(), problem)
+        return problem
+
+    @abc.abstractmethod
+    def _target_for_bucket(self, bucket: str) -> ObjectStore:
+        """The store of one bucket/container."""
+
+    # -- the interface ---------------------------------------------------------------------
+    def head(self, key: str) -> ObjectInfo:
+        self.check_key(key)
+        store, path, bucket = self._target(key)
+        result = self._call(
+            lambda: obstore.get(store, path, options={"head": True}),
+            action="read",
+            key=key,
+            bucket=bucket,
+        )
+        meta = result.meta
+        content_type = result.attributes.get("Content-Type")
+        return ObjectInfo(
+            key=key,
+            size=int(meta["size"]),
+            etag=(meta.get("e_tag") or "").strip('"') or None,
+            content_type=str(content_type) if content_type else None,
+            last_modified=meta.get("last_modified"),
+        )
+
+    def read_range(self, key: str, start: int, end: int) -> bytes:
+        self.check_key(key)
+        if end <= start:
+            return b""
+        store, path, bucket = self._target(key)
+
+        def fetch() -> bytes:
+            try:
+                return bytes(obstore.get_range(store, path, start=start, end=end))
+            except Exception as exc:
+                if describe(exc)[1] == 416:  # the range starts past the end of the object
+                    return b""
+                raise
+
+        return self._call(fetch, action="read", key=key, bucket=bucket)
+
+    def open_read(self, key: str) -> BinaryIO:
+        self.check_key(key)
+        store, path, bucket = self._target(key)
+        result = self._call(lambda: obstore.get(store, path), action="read", key=key, bucket=bucket)
+        chunks = (bytes(chunk) for chunk in result.stream(min_chunk_size=1 << 20))
+        reader = ChunkReader(
+            chunks,
+            on_error=lambda exc: self._error(exc, action="read", key=key, bucket=bucket),
+        )
+        return open_chunks(reader)
+
+    def put(self, key: str, data: bytes, *, content_type: str | None = None) -> None:
+        self.check_key(key)
+        store, path, bucket = self._target(key)
+        attributes = {"Content-Type": content_type} if content_type else None
+        self._call(
+            lambda: obstore.put(store, path, data, attributes=attributes),
+            action="write",
+            key=key,
+            bucket=bucket,
+        )
+
+    def delete(self, key: str) -> None:
+        self.check_key(key)
+        store, path, bucket = self._target(key)
+        with contextlib.suppress(ObjectNotFound):
+            self._call(lambda: obstore.delete(store, path), action="delete", key=key, bucket=bucket)
+
+    def _list(
+        self,
+        store: ObjectStore,
+        *,
+        bucket: str,
+        outer: str,
+        inner: str,
+        cursor: str | None,
+        limit: int,
+    ) -> ListPage:
+        """One page of keys starting with ``inner`` (a string prefix inside ``store``).
+
+        object_store lists whole path segments, so this lists the enclosing folder from just
+        before ``inner`` and stops at the first key past it. Keys get ``outer`` prepended.
+        """
+        folder, _, fragment = inner.rpartition("/")
+        offset = cursor
+        if offset is None and fragment and ord(fragment[-1]) > 0x20:
+            # just below every key that starts with ``inner`` (a control character would be
+            # percent-encoded by object_store and sort elsewhere: list the folder from its top)
+            offset = inner[:-1] + chr(ord(fragment[-1]) - 1) + "\U0010ffff"
+        objects: list[ObjectInfo] = []
+
+        def collect() -> bool:
+            stream = obstore.list(store, prefix=folder or None, offset=offset, chunk_size=limit)
+            for chunk in stream:
+                for meta in chunk:
+                    path = meta["path"]
+                    if cursor is not None and path <= cursor:
+                        continue  # stores that ignore the offset (Azurite) restart at the top
+                    if not path.startswith(inner):
+                        if path > inner:
+                            return False
+                        continue
+                    objects.append(
+                        ObjectInfo(
+                            key=outer + path,
+                            size=int(meta["size"]),
+                            etag=(meta.get("e_tag") or "").strip('"') or None,
+                            last_modified=meta.get("last_modified"),
+                        )
+                    )
+                    if len(objects) >= limit:
+                        return True
+            return False
+
+        more = self._call(collect, action="list", key=None, bucket=bucket)
+        next_cursor = objects[-1].key[len(outer) :] if more and objects else None
+        return ListPage(objects=objects, next_cursor=next_cursor)
+
+
+class S3Storage(ObstoreAdapter):
+    """An S3 bucket. ``endpoint_url`` selects an S3-compatible store (path-style by default)."""
+
+    provider = "aws"
+
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        credentials: Mapping[str, str] | None = None,
+        options: Mapping[str, Any] | None = None,
+        provider: str = "aws",
+    ) -> None:
+        options = dict(options or {})
+        creds = dict(credentials or {})
+        access_key = creds.get("access_key_id") or creds.get("aws_access_key_id")
+        secret_key = creds.get("secret_access_key") or creds.get("aws_secret_access_key")
+        token = creds.get("session_token") or creds.get("aws_session_token")
+        super().__init__(
+            tuning=Tuning.from_options(options), secrets=[secret_key or "", token or ""]
+        )
+        self.provider = provider
+        self.bucket = bucket
+        self.endpoint_url = endpoint_url
+        config: dict[str, Any] = {}
+        if region or endpoint_url:
+            # S3-compatible stores still need a region to sign with
+            config["region"] = region or "us-east-1"
+        if endpoint_url:
+            config["endpoint"] = endpoint_url.rstrip("/")
+        path_style = bool(options.get("path_style", endpoint_url is not None))
+        config["virtual_hosted_style_request"] = not path_style
+        if options.get("anonymous"):
+            config["skip_signature"] = True
+        provider_fn = None
+        if access_key and secret_key:
+            credential: S3Credential = {
+                "access_key_id": access_key,
+                "secret_access_key": secret_key,
+                "token": token,
+                "expires_at": None,
+            }
+            # a provider, not config: keeps the secret out of ``store.config`` and stops
+            # obstore from mixing in a session token from the environment
+            provider_fn = lambda: credential  # noqa: E731
+        elif access_key or secret_key:
+            raise InvalidCredentials(
+                "S3 credentials need both access_key_id and secret_access_key."
+            )
+        from obstore.store import S3Store
+
+        allow_http = bool(endpoint_url and endpoint_url.startswith("http://"))
+        self._store = S3Store(
+            bucket,
+            config=config,  # type: ignore[arg-type]
+            client_options=self.tuning.client_options(allow_http=allow_http),
+            retry_config=self.tuning.retry_config(),
+            credential_provider=provider_fn,
+        )
+
+    def __repr__(self) -> str:
+        return f"S3Storage(bucket={self.bucket!r}, endpoint_url={self.endpoint_url!r})"
+
+    def _target(self, key: str) -> tuple[ObjectStore, str, str]:
+        return self._store, key, self.bucket
+
+    def _target_for_bucket(self, bucket: str) -> ObjectStore:
+        return self._store
+
+    def _where(self, bucket: str) -> str:
+        return f"bucket {bucket!r}"
+
+    def list_page(self, prefix: str, *, cursor: str | None = None, limit: int = 1000) -> ListPage:
+        if prefix:
+            self._check_prefix(prefix)
+        return self._list(
+            self._store, bucket=self.bucket, outer="", inner=prefix, cursor=cursor, limit=limit
+        )
+
+    def _check_prefix(self, prefix: str) -> None:
+        # a prefix may end with "/" (a folder), never have empty or dot segments inside it
+        self.check_key(prefix.rstrip("/") or "x")
+
+    def sign_url(self, key: str, *, expires_in: int) -> str | None:
+        self.check_key(key)
+        return self._call(
+            lambda: obstore.sign(self._store, "GET", key, timedelta(seconds=expires_in)),
+            action="sign",
+            key=key,
+            bucket=self.bucket,
+        )
