@@ -6,7 +6,9 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, select, tuple_
+import orjson
+from psycopg.types.json import Jsonb
+from sqlalchemy import JSON, Table, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -23,6 +25,30 @@ def _chunks(rows: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
 def _insert(session: Session, table: Table) -> Any:
     dialect = session.get_bind().dialect.name
     return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _orjson_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _copy(session: Session, table: Table, rows: Sequence[dict[str, Any]], *, into: str | None = None) -> None:
+    """PostgreSQL's COPY: the fastest bulk path, in this session's transaction."""
+    columns = [c.name for c in table.columns if c.name in rows[0]]
+    json_cols = {c.name for c in table.columns if isinstance(c.type, JSON)}
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    names = ", ".join(f'"{c}"' for c in columns)
+    with cursor.copy(f'COPY {into or table.name} ({names}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row(
+                [
+                    Jsonb(row[c], dumps=_orjson_dumps) if c in json_cols and row[c] is not None else row[c]
+                    for c in columns
+                ]
+            )
 
 
 class RegistrationRepository:
@@ -48,6 +74,26 @@ class RegistrationRepository:
         """
         table = Item.__table__
         inserted: set[uuid.UUID] = set()
+        if not rows:
+            return inserted
+        if _is_postgres(session):
+            # COPY into a scratch table, then one INSERT ... ON CONFLICT DO NOTHING from it
+            session.execute(
+                text(
+                    "CREATE TEMP TABLE IF NOT EXISTS items_incoming ON COMMIT DELETE ROWS "
+                    "AS SELECT * FROM items WITH NO DATA"
+                )
+            )
+            session.execute(text("TRUNCATE items_incoming"))
+            _copy(session, table, rows, into="items_incoming")  # type: ignore[arg-type]
+            cols = ", ".join(f'"{c}"' for c in rows[0])
+            result = session.execute(
+                text(
+                    f"INSERT INTO items ({cols}) SELECT {cols} FROM items_incoming "
+                    "ON CONFLICT (dataset_id, path, name) DO NOTHING RETURNING id"
+                )
+            )
+            return set(result.scalars())
         for chunk in _chunks(rows):
             stmt = (
                 _insert(session, table)  # type: ignore[arg-type]
@@ -63,6 +109,9 @@ class RegistrationRepository:
         if not rows:
             return
         table = model.__table__
+        if _is_postgres(session):
+            _copy(session, table, rows)
+            return
         for chunk in _chunks(rows):
             session.execute(table.insert(), list(chunk))
 

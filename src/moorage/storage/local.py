@@ -7,7 +7,9 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -137,3 +139,39 @@ class LocalStorage(StorageAdapter):
 
     def sign_url(self, key: str, *, expires_in: int) -> str | None:
         return None
+
+    def check_many(self, keys: Iterable[str]) -> dict[str, StorageError | None]:
+        """Existence of many keys with one ``lstat`` each.
+
+        Folder resolution (symlinks included) is done once per folder for this call, and a key
+        that is itself a symlink is resolved in full, so nothing outside the root is reachable.
+        """
+        folders: dict[str, str | StorageError] = {}
+        out: dict[str, StorageError | None] = {}
+        for key in dict.fromkeys(keys):
+            try:
+                validate_key(key)
+                folder, _, name = key.rpartition("/")
+                real = folders.get(folder)
+                if real is None:
+                    real = folders[folder] = self._real_folder(folder, key)
+                if isinstance(real, StorageError):
+                    raise real
+                try:
+                    st = os.lstat(os.path.join(real, name))
+                except (FileNotFoundError, NotADirectoryError):
+                    raise ObjectNotFound(f"No file at storage key {key!r}.", key=key) from None
+                if stat.S_ISLNK(st.st_mode):
+                    self.head(key)
+                elif not stat.S_ISREG(st.st_mode):
+                    raise ObjectNotFound(f"Storage key {key!r} is a folder, not a file.", key=key)
+                out[key] = None
+            except StorageError as exc:
+                out[key] = exc
+        return out
+
+    def _real_folder(self, folder: str, key: str) -> str | StorageError:
+        real = os.path.realpath(os.path.join(self.root, folder))
+        if real != str(self.root) and not real.startswith(self._root_str):
+            return InvalidKey(f"The storage key {key!r} leaves the storage folder.", key=key)
+        return real
