@@ -106,8 +106,22 @@ def moto_endpoint() -> Iterator[str]:
 @dataclass(frozen=True)
 class AuthS3:
     endpoint: str
+    #: full access; list + read; read (GetObject) only
     rw: dict[str, str]
     ro: dict[str, str]
+    get: dict[str, str]
+
+    def spec(self, credentials: dict[str, str], **changes: Any) -> StorageSpec:
+        fields: dict[str, Any] = {
+            "provider": "aws",
+            "bucket": S3_BUCKET,
+            "region": "us-east-1",
+            "endpoint_url": self.endpoint,
+            "credentials": credentials,
+            "options": dict(FAST),
+        }
+        fields.update(changes)
+        return StorageSpec(**fields)
 
 
 @pytest.fixture(scope="session")
@@ -134,7 +148,12 @@ def moto_auth() -> Iterator[AuthS3]:
         iam, s3 = boto3.client("iam", **kw), boto3.client("s3", **kw)
         s3.create_bucket(Bucket=S3_BUCKET)
         users: dict[str, dict[str, str]] = {}
-        for name, actions in (("rw", ["s3:*"]), ("ro", ["s3:GetObject", "s3:ListBucket"])):
+        grants = {
+            "rw": ["s3:*"],
+            "ro": ["s3:GetObject", "s3:ListBucket"],
+            "get": ["s3:GetObject"],
+        }
+        for name, actions in grants.items():
             iam.create_user(UserName=name)
             policy = {"Version": "2012-10-17", "Statement": [
                 {"Effect": "Allow", "Action": actions, "Resource": "*"}
@@ -153,7 +172,7 @@ def moto_auth() -> Iterator[AuthS3]:
             headers={"Content-Type": "text/plain"},
         )
         urllib.request.urlopen(request, timeout=5).read()
-        yield AuthS3(endpoint=endpoint, rw=users["rw"], ro=users["ro"])
+        yield AuthS3(endpoint=endpoint, rw=users["rw"], ro=users["ro"], get=users["get"])
     finally:
         stop(process)
 

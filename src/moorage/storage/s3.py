@@ -180,6 +180,8 @@ class ObstoreAdapter(StorageAdapter, abc.ABC):
         if code:
             detail = f"{detail} {code}"
         lowered = str(exc).lower()
+        if code == "AuthorizationFailure" and "failed to authenticate" in lowered:
+            code = "AuthenticationFailed"  # Azurite's name for a bad signature
         error: StorageError
         if code in BUCKET_CODES:
             error = BucketNotFound(f"{where} does not exist ({detail}).", key=key)
