@@ -51,6 +51,7 @@ def get_item(session: SessionDep, team: PathTeamDep, url: BaseUrlDep, item_id: s
     return FastJSONResponse(item_service.get(session, team, item_id, base_url=url))
 
 
+# slot names may hold "/" (sent as %2F), hence the ``path`` converter on slot_name
 def _serve(target: FileTarget, ctx_seconds: int) -> Response:
     """307 to a freshly signed URL; local files are streamed with Range support."""
     if isinstance(target.adapter, LocalStorage):
@@ -65,20 +66,7 @@ def _serve(target: FileTarget, ctx_seconds: int) -> Response:
     return StreamingResponse(stream, media_type=ctype)
 
 
-@router.get(PREFIX + "/{item_id}/slots/{slot_name}/{what}")
-def get_slot_file(
-    session: SessionDep,
-    team: PathTeamDep,
-    ctx: CtxDep,
-    item_id: str,
-    slot_name: str,
-    what: Literal["file", "thumbnail"],
-) -> Response:
-    target = resolve_file(session, team, ctx, item_id=item_id, slot_name=slot_name, what=what)
-    return _serve(target, ctx.settings.signed_url_seconds)
-
-
-@router.get(PREFIX + "/{item_id}/slots/{slot_name}/sections/{section}/{quality}")
+@router.get(PREFIX + "/{item_id}/slots/{slot_name:path}/sections/{section}/{quality}")
 def get_section_file(
     session: SessionDep,
     team: PathTeamDep,
@@ -91,4 +79,17 @@ def get_section_file(
     target = resolve_file(
         session, team, ctx, item_id=item_id, slot_name=slot_name, what=quality, section=section
     )
+    return _serve(target, ctx.settings.signed_url_seconds)
+
+
+@router.get(PREFIX + "/{item_id}/slots/{slot_name:path}/{what}")
+def get_slot_file(
+    session: SessionDep,
+    team: PathTeamDep,
+    ctx: CtxDep,
+    item_id: str,
+    slot_name: str,
+    what: Literal["file", "thumbnail"],
+) -> Response:
+    target = resolve_file(session, team, ctx, item_id=item_id, slot_name=slot_name, what=what)
     return _serve(target, ctx.settings.signed_url_seconds)
