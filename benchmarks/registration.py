@@ -102,6 +102,10 @@ def bulk_items(ctx: AppContext, dataset_id: int, total: int) -> None:
             registration_repository.insert_rows(session, Item, items)
             registration_repository.insert_rows(session, Slot, slots)
         done += batch
+    # what PostgreSQL's autovacuum (or SQLite's optimize) does after a bulk load: fresh statistics
+    with ctx.db.engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE")
+        conn.commit()
 
 
 def time_page(client: TestClient, query: str) -> float:
