@@ -155,9 +155,10 @@ def moto_auth() -> Iterator[AuthS3]:
         }
         for name, actions in grants.items():
             iam.create_user(UserName=name)
-            policy = {"Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Action": actions, "Resource": "*"}
-            ]}
+            policy = {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
+            }
             iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
             key = iam.create_access_key(UserName=name)["AccessKey"]
             users[name] = {

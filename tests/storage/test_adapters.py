@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
 from moorage.storage.base import InvalidKey, ObjectNotFound
-
 from tests.storage.conftest import Backend
 
 ODD_NAMES = [
@@ -62,9 +62,7 @@ class TestReadWrite:
         store.put(base + "o.txt", b"second")
         assert store.read_bytes(base + "o.txt") == b"second"
 
-    def test_delete_removes_and_deleting_missing_is_fine(
-        self, backend: Backend, base: str
-    ) -> None:
+    def test_delete_removes_and_deleting_missing_is_fine(self, backend: Backend, base: str) -> None:
         store = backend.adapter()
         store.put(base + "d.txt", b"x")
         store.delete(base + "d.txt")
@@ -73,9 +71,7 @@ class TestReadWrite:
 
 
 class TestMissingKey:
-    def test_head_read_and_stream_raise_object_not_found(
-        self, backend: Backend, base: str
-    ) -> None:
+    def test_head_read_and_stream_raise_object_not_found(self, backend: Backend, base: str) -> None:
         store = backend.adapter()
         missing = base + "nothing-here.jpg"
         with pytest.raises(ObjectNotFound):
@@ -123,6 +119,17 @@ class TestListing:
             store.put(base + rel, b"x")
         listed = [o.key for o in store.list_page(base + "img1").objects]
         assert listed == [base + "img1.jpg", base + "img10/a.jpg"]
+
+    def test_prefixes_ending_in_any_character(self, backend: Backend, base: str) -> None:
+        store = backend.adapter()
+        ends = "0a!-~.+%#?é漢 A_"
+        keys = sorted({base + f"x{c}{tail}" for c in ends for tail in (".jpg", "z", "/f")})
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(lambda k: store.put(k, b"x"), keys))
+        for c in ends:
+            prefix = base + f"x{c}"
+            listed = [o.key for o in store.list_page(prefix).objects]
+            assert listed == [k for k in keys if k.startswith(prefix)], prefix
 
     def test_empty_prefix_lists_nothing_under_it(self, backend: Backend, base: str) -> None:
         page = backend.adapter().list_page(base + "nothing/")

@@ -290,9 +290,7 @@ class TestSecretsStayOut:
         bad = json.dumps({"type": "service_account", "private_key": secret})
         with pytest.raises(InvalidCredentials) as info:
             build_adapter(
-                StorageSpec(
-                    provider="gcp", bucket="b", credentials={"service_account_json": bad}
-                )
+                StorageSpec(provider="gcp", bucket="b", credentials={"service_account_json": bad})
             )
         assert "not-a-real-key" not in str(info.value)
         assert info.value.__cause__ is None

@@ -20,8 +20,8 @@ from urllib.parse import quote
 
 from obstore.store import AzureStore
 
-from moorage.storage.base import InvalidCredentials, InvalidKey, ListPage
-from moorage.storage.s3 import ObstoreAdapter, Tuning
+from moorage.storage.base import InvalidCredentials, InvalidKey, ListPage, Tuning
+from moorage.storage.s3 import ObstoreAdapter
 
 if TYPE_CHECKING:
     from obstore.store import AzureCredential, ObjectStore
@@ -110,10 +110,10 @@ class AzureStorage(ObstoreAdapter):
                 store = AzureStore(
                     container,
                     config=self._config,  # type: ignore[arg-type]
-                    client_options=self.tuning.client_options(
+                    client_options=self._client_options(
                         allow_http=self.endpoint.startswith("http://")
                     ),
-                    retry_config=self.tuning.retry_config(),
+                    retry_config=self._retry_config(),
                     credential_provider=(lambda: credential) if credential else None,
                 )
                 self._stores[container] = store

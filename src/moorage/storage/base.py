@@ -9,10 +9,10 @@ from __future__ import annotations
 import abc
 import io
 import posixpath
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
@@ -29,6 +29,8 @@ __all__ = [
     "StorageAdapter",
     "StorageError",
     "StorageUnavailable",
+    "Tuning",
+    "redact",
     "validate_key",
 ]
 
@@ -240,3 +242,32 @@ class ChunkReader(io.RawIOBase):
 def open_chunks(reader: ChunkReader, buffer_size: int = 1 << 20) -> BinaryIO:
     """Wrap a ``ChunkReader`` in a buffered stream that satisfies ``BinaryIO``."""
     return io.BufferedReader(reader, buffer_size=buffer_size)
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Timeouts, retries and pool size of a cloud adapter, from a spec's ``options``."""
+
+    timeout: float = 30.0
+    connect_timeout: float = 5.0
+    max_retries: int = 3
+    retry_timeout: float = 20.0
+    max_concurrency: int = 64
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> Tuning:
+        return cls(
+            timeout=float(options.get("timeout", 30.0)),
+            connect_timeout=float(options.get("connect_timeout", 5.0)),
+            max_retries=int(options.get("max_retries", 3)),
+            retry_timeout=float(options.get("retry_timeout", 20.0)),
+            max_concurrency=int(options.get("max_concurrency", 64)),
+        )
+
+
+def redact(text: str, secrets: Iterator[str] | list[str] | tuple[str, ...]) -> str:
+    """``text`` with every secret value (of 4+ characters) replaced by ``***``."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text

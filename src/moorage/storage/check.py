@@ -48,8 +48,8 @@ class ExistencePlan:
 
     #: a folder holding at least this many of the keys is listed rather than headed
     list_min_keys: int = 64
-    #: listing stops (and heads take over) after this many pages per 1000 keys sought
-    pages_per_thousand: float = 2.0
+    #: listing stops (and heads take over) once it has scanned this many objects per key sought
+    scan_factor: float = 2.0
     page_size: int = 1000
     #: consecutive outage errors that trip the breaker for the rest of the call
     breaker_threshold: int = 8
@@ -169,7 +169,7 @@ def _list_group(
     """
     # a character-wise common prefix, not a path: it narrows the listing as far as it can
     prefix = os.path.commonprefix(members)  # noqa: RUF071
-    budget = max(2, math.ceil(len(members) / 1000 * plan.pages_per_thousand) + 1)
+    budget = max(2, math.ceil(len(members) * plan.scan_factor / plan.page_size) + 1)
     wanted = set(members)
     found: set[str] = set()
     cursor: str | None = None
@@ -183,9 +183,11 @@ def _list_group(
             page = adapter.list_page(prefix, cursor=cursor, limit=plan.page_size)
         except StorageUnavailable as exc:
             breaker.record(exc)
-            return {key: exc for key in members}
+            return {key: StorageUnavailable(exc.message, key=key) for key in members}
+        except (BucketNotFound, InvalidCredentials) as exc:
+            return {key: type(exc)(exc.message, key=key) for key in members}
         except StorageError:
-            break
+            break  # e.g. no right to list: heads may still be allowed
         found.update(o.key for o in page.objects if o.key in wanted)
         if page.objects:
             last_seen = page.objects[-1].key

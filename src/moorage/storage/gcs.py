@@ -35,10 +35,11 @@ from moorage.storage.base import (
     StorageAdapter,
     StorageError,
     StorageUnavailable,
+    Tuning,
     open_chunks,
+    redact,
     validate_key,
 )
-from moorage.storage.s3 import Tuning, redact
 
 __all__ = ["GCSStorage"]
 

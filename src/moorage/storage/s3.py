@@ -12,8 +12,7 @@ import contextlib
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
@@ -32,14 +31,17 @@ from moorage.storage.base import (
     StorageAdapter,
     StorageError,
     StorageUnavailable,
+    Tuning,
     open_chunks,
+    redact,
     validate_key,
 )
 
 if TYPE_CHECKING:
+    from obstore import ObjectMeta
     from obstore.store import ClientConfig, ObjectStore, RetryConfig, S3Credential
 
-__all__ = ["ObstoreAdapter", "S3Storage", "Tuning", "redact"]
+__all__ = ["ObstoreAdapter", "S3Storage"]
 
 T = TypeVar("T")
 
@@ -47,84 +49,28 @@ _CODE = re.compile(r"<Code>([A-Za-z0-9.]+)</Code>")
 _STATUS = re.compile(r"status code: (\d{3})")
 _UNREACHABLE = ("error sending request", "timed out", "timeout", "connection", "dns error")
 
-NOT_FOUND_CODES = {"NoSuchKey", "BlobNotFound", "NotFound"}
-BUCKET_CODES = {
-    "NoSuchBucket",
-    "ContainerNotFound",
-    "InvalidBucketName",
-    "InvalidResourceName",
-    "AccountNotFound",
-}
-REGION_CODES = {"PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraint"}
-CREDENTIAL_CODES = {
-    "InvalidAccessKeyId",
-    "SignatureDoesNotMatch",
-    "ExpiredToken",
-    "InvalidToken",
-    "TokenRefreshRequired",
-    "InvalidClientTokenId",
-    "AuthenticationFailed",
-    "InvalidAuthenticationInfo",
-    "NoAuthenticationInformation",
-}
-DENIED_CODES = {
-    "AccessDenied",
-    "AllAccessDisabled",
-    "AccountIsDisabled",
-    "AuthorizationFailure",
-    "AuthorizationPermissionMismatch",
-    "AuthorizationResourceTypeMismatch",
-    "AuthorizationSourceIPMismatch",
-    "InsufficientAccountPermissions",
-}
-KEY_CODES = {"KeyTooLongError", "InvalidURI", "InvalidUri", "InvalidBlobOrBlock"}
+
+def _codes(names: str) -> frozenset[str]:
+    return frozenset(names.split())
 
 
-def redact(text: str, secrets: Iterator[str] | list[str] | tuple[str, ...]) -> str:
-    """``text`` with every secret value (of 4+ characters) replaced by ``***``."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
-
-
-@dataclass(frozen=True)
-class Tuning:
-    """Timeouts, retries and pool size, read from a spec's non-secret ``options``."""
-
-    timeout: float = 30.0
-    connect_timeout: float = 5.0
-    max_retries: int = 3
-    retry_timeout: float = 20.0
-    max_concurrency: int = 64
-
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> Tuning:
-        return cls(
-            timeout=float(options.get("timeout", 30.0)),
-            connect_timeout=float(options.get("connect_timeout", 5.0)),
-            max_retries=int(options.get("max_retries", 3)),
-            retry_timeout=float(options.get("retry_timeout", 20.0)),
-            max_concurrency=int(options.get("max_concurrency", 64)),
-        )
-
-    def client_options(self, *, allow_http: bool) -> ClientConfig:
-        return {
-            "timeout": timedelta(seconds=self.timeout),
-            "connect_timeout": timedelta(seconds=self.connect_timeout),
-            "allow_http": allow_http,
-        }
-
-    def retry_config(self) -> RetryConfig:
-        return {
-            "max_retries": self.max_retries,
-            "retry_timeout": timedelta(seconds=self.retry_timeout),
-            "backoff": {
-                "init_backoff": timedelta(milliseconds=100),
-                "max_backoff": timedelta(seconds=5),
-                "base": 2,
-            },
-        }
+# S3 and Azure error codes, by the neutral error they mean
+NOT_FOUND_CODES = _codes("NoSuchKey BlobNotFound NotFound")
+BUCKET_CODES = _codes(
+    "NoSuchBucket ContainerNotFound InvalidBucketName InvalidResourceName AccountNotFound"
+)
+REGION_CODES = _codes("PermanentRedirect AuthorizationHeaderMalformed IllegalLocationConstraint")
+CREDENTIAL_CODES = _codes(
+    "InvalidAccessKeyId SignatureDoesNotMatch ExpiredToken InvalidToken TokenRefreshRequired "
+    "InvalidClientTokenId AuthenticationFailed InvalidAuthenticationInfo "
+    "NoAuthenticationInformation"
+)
+DENIED_CODES = _codes(
+    "AccessDenied AllAccessDisabled AccountIsDisabled AuthorizationFailure "
+    "AuthorizationPermissionMismatch AuthorizationResourceTypeMismatch "
+    "AuthorizationSourceIPMismatch InsufficientAccountPermissions"
+)
+KEY_CODES = _codes("KeyTooLongError InvalidURI InvalidUri InvalidBlobOrBlock")
 
 
 def describe(exc: BaseException) -> tuple[str | None, int | None]:
@@ -133,6 +79,11 @@ def describe(exc: BaseException) -> tuple[str | None, int | None]:
     code = _CODE.search(text)
     status = _STATUS.search(text)
     return (code.group(1) if code else None, int(status.group(1)) if status else None)
+
+
+def _info(key: str, meta: ObjectMeta, content_type: str | None = None) -> ObjectInfo:
+    etag = (meta.get("e_tag") or "").strip('"') or None
+    return ObjectInfo(key, int(meta["size"]), etag, content_type, meta.get("last_modified"))
 
 
 class ObstoreAdapter(StorageAdapter, abc.ABC):
@@ -149,6 +100,22 @@ class ObstoreAdapter(StorageAdapter, abc.ABC):
         self._bucket_state: dict[str, tuple[float, StorageError | None]] = {}
         self._lock = threading.Lock()
         self._probe_lock = threading.Lock()
+
+    def _client_options(self, *, allow_http: bool) -> ClientConfig:
+        t = self.tuning
+        return {
+            "timeout": timedelta(seconds=t.timeout),
+            "connect_timeout": timedelta(seconds=t.connect_timeout),
+            "allow_http": allow_http,
+        }
+
+    def _retry_config(self) -> RetryConfig:
+        backoff = {"init_backoff": timedelta(milliseconds=100), "max_backoff": timedelta(seconds=5)}
+        return {
+            "max_retries": self.tuning.max_retries,
+            "retry_timeout": timedelta(seconds=self.tuning.retry_timeout),
+            "backoff": {**backoff, "base": 2},  # type: ignore[typeddict-item]
+        }
 
     # -- provider specifics ----------------------------------------------------------------
     @abc.abstractmethod
@@ -266,15 +233,8 @@ class ObstoreAdapter(StorageAdapter, abc.ABC):
             key=key,
             bucket=bucket,
         )
-        meta = result.meta
         content_type = result.attributes.get("Content-Type")
-        return ObjectInfo(
-            key=key,
-            size=int(meta["size"]),
-            etag=(meta.get("e_tag") or "").strip('"') or None,
-            content_type=str(content_type) if content_type else None,
-            last_modified=meta.get("last_modified"),
-        )
+        return _info(key, result.meta, str(content_type) if content_type else None)
 
     def read_range(self, key: str, start: int, end: int) -> bytes:
         self.check_key(key)
@@ -339,10 +299,11 @@ class ObstoreAdapter(StorageAdapter, abc.ABC):
         """
         folder, _, fragment = inner.rpartition("/")
         offset = cursor
-        if offset is None and fragment and ord(fragment[-1]) > 0x20:
-            # just below every key that starts with ``inner`` (a control character would be
-            # percent-encoded by object_store and sort elsewhere: list the folder from its top)
-            offset = inner[:-1] + chr(ord(fragment[-1]) - 1) + "\U0010ffff"
+        below = chr(ord(fragment[-1]) - 1) if fragment else ""
+        if offset is None and below > " " and below != "/":
+            # start just below every key that starts with ``inner``; ("0" - 1 is "/", and
+            # control characters are percent-encoded by object_store: list from the top then)
+            offset = inner[:-1] + below + "\U0010ffff"
         objects: list[ObjectInfo] = []
 
         def collect() -> bool:
@@ -356,14 +317,7 @@ class ObstoreAdapter(StorageAdapter, abc.ABC):
                         if path > inner:
                             return False
                         continue
-                    objects.append(
-                        ObjectInfo(
-                            key=outer + path,
-                            size=int(meta["size"]),
-                            etag=(meta.get("e_tag") or "").strip('"') or None,
-                            last_modified=meta.get("last_modified"),
-                        )
-                    )
+                    objects.append(_info(outer + path, meta))
                     if len(objects) >= limit:
                         return True
             return False
@@ -430,8 +384,8 @@ class S3Storage(ObstoreAdapter):
         self._store = S3Store(
             bucket,
             config=config,  # type: ignore[arg-type]
-            client_options=self.tuning.client_options(allow_http=allow_http),
-            retry_config=self.tuning.retry_config(),
+            client_options=self._client_options(allow_http=allow_http),
+            retry_config=self._retry_config(),
             credential_provider=provider_fn,
         )
 
@@ -448,15 +402,11 @@ class S3Storage(ObstoreAdapter):
         return f"bucket {bucket!r}"
 
     def list_page(self, prefix: str, *, cursor: str | None = None, limit: int = 1000) -> ListPage:
-        if prefix:
-            self._check_prefix(prefix)
+        if prefix.rstrip("/"):  # a prefix may end with "/"; no empty or dot segments inside
+            self.check_key(prefix.rstrip("/"))
         return self._list(
             self._store, bucket=self.bucket, outer="", inner=prefix, cursor=cursor, limit=limit
         )
-
-    def _check_prefix(self, prefix: str) -> None:
-        # a prefix may end with "/" (a folder), never have empty or dot segments inside it
-        self.check_key(prefix.rstrip("/") or "x")
 
     def sign_url(self, key: str, *, expires_in: int) -> str | None:
         self.check_key(key)
