@@ -1,0 +1,35 @@
+"""Media processing: files in, derivatives (thumbnail, sections, manifest) out.
+
+Pure functions: no database, no HTTP, no storage adapters. The caller downloads the originals,
+passes local paths and a ``DerivativeSink``, and stores what the sink receives under the slot's
+folder. See each module's docstring for the layout it produces (images, video, dicom, nifti,
+pdf).
+"""
+
+from moorage.media.base import (
+    DerivativeSink,
+    DirectorySink,
+    MediaError,
+    MediaKind,
+    MemorySink,
+    SectionInfo,
+    SlotResult,
+)
+from moorage.media.dicom_geometry import dicom_layout_key
+from moorage.media.images import make_thumbnail
+from moorage.media.probe import sniff_kind
+from moorage.media.process import process_slot
+
+__all__ = [
+    "DerivativeSink",
+    "DirectorySink",
+    "MediaError",
+    "MediaKind",
+    "MemorySink",
+    "SectionInfo",
+    "SlotResult",
+    "dicom_layout_key",
+    "make_thumbnail",
+    "process_slot",
+    "sniff_kind",
+]

@@ -1,0 +1,196 @@
+"""Images: png, jpeg, tiff (16-bit, multi-page), bmp, webp, gif.
+
+Layout of an image slot:
+- ``width``/``height`` are the upright size (after EXIF orientation), read from the header.
+- ``thumbnail.jpg`` always (JPEG q50 within 356x200, never upscaled; JPEGs decode in draft mode
+  so only a 1/2..1/8 scale image is ever materialised).
+- **No sections when the original is browser-viewable as is**: JPEG/PNG/GIF/WebP/BMP in an
+  8-bit mode with no EXIF rotation. The viewer shows the original; ``total_sections`` is 1.
+- **Otherwise every page is rendered to a section**: TIFF, 16/32-bit or float samples (stretched
+  min..max to 8-bit), CMYK, EXIF-rotated files, and every page of a multi-page TIFF. hq is the
+  upright 8-bit page (PNG for lossless sources, JPEG q90 for JPEG sources), lq a JPEG per the
+  low-quality size rule. ``metadata["rendered"]`` says which case applied.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from moorage.media.base import (
+    THUMBNAIL_NAME,
+    DerivativeSink,
+    MediaError,
+    Progress,
+    SectionInfo,
+    SlotResult,
+)
+from moorage.media.render import (
+    THUMB_QUALITY,
+    encode_jpeg,
+    fit_within,
+    thumbnail_of,
+    to_display_mode,
+    write_section,
+)
+
+__all__ = ["make_thumbnail", "open_image", "process_image"]
+
+Source = Path | bytes | BinaryIO
+
+BROWSER_FORMATS = {"JPEG", "PNG", "GIF", "WEBP", "BMP", "MPO"}
+BROWSER_MODES = {"1", "L", "LA", "P", "PA", "RGB", "RGBA"}
+EXIF_ORIENTATION = 0x0112
+# Orientations 5..8 swap width and height.
+TRANSPOSED = {5, 6, 7, 8}
+
+
+@contextmanager
+def open_image(src: Source) -> Iterator[Image.Image]:
+    """Open lazily (header only); decoding errors surface on ``load``."""
+    fp: Path | BinaryIO = io.BytesIO(src) if isinstance(src, bytes) else src
+    try:
+        img = Image.open(fp)
+    except UnidentifiedImageError as exc:
+        raise MediaError(f"not a readable image: {exc}", stage="probe") from exc
+    except Image.DecompressionBombError as exc:
+        raise MediaError(f"image too large to render: {exc}", stage="probe") from exc
+    except OSError as exc:
+        raise MediaError(f"cannot open image: {exc}", stage="probe") from exc
+    try:
+        yield img
+    finally:
+        img.close()
+
+
+def _orientation(img: Image.Image) -> int:
+    try:
+        value = img.getexif().get(EXIF_ORIENTATION, 1)
+    except Exception:  # malformed EXIF must not fail the image
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _upright_size(img: Image.Image, orientation: int) -> tuple[int, int]:
+    w, h = img.size
+    return (h, w) if orientation in TRANSPOSED else (w, h)
+
+
+def _load(img: Image.Image, stage: str) -> None:
+    try:
+        img.load()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise MediaError(f"cannot decode image: {exc}", stage=stage) from exc
+
+
+def _thumbnail_from_open(img: Image.Image, orientation: int) -> tuple[bytes, int, int]:
+    target = fit_within(*_upright_size(img, orientation))
+    if img.format == "JPEG":
+        # Draft asks libjpeg to decode at the smallest 1/2^k scale still >= the target, so a
+        # 4000x3000 photo decodes straight to 500x375 (DCT-domain, antialiased) for a 267x200
+        # thumbnail. The request is in stored orientation.
+        req = (target[1], target[0]) if orientation in TRANSPOSED else target
+        img.draft(None, req)
+    _load(img, "decode")
+    frame: Image.Image = img
+    if orientation != 1:
+        frame = ImageOps.exif_transpose(img)
+    frame = to_display_mode(frame)
+    if frame.size != target:
+        frame = frame.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    try:
+        return encode_jpeg(frame, THUMB_QUALITY), target[0], target[1]
+    except (OSError, ValueError) as exc:
+        raise MediaError(f"cannot encode thumbnail: {exc}", stage="thumbnail") from exc
+
+
+def make_thumbnail(src: Source) -> tuple[bytes, int, int]:
+    """JPEG (quality 50) fitting 356x200, upright, never upscaled: ``(jpeg, width, height)``."""
+    with open_image(src) as img:
+        return _thumbnail_from_open(img, _orientation(img))
+
+
+def _needs_render(img: Image.Image, orientation: int) -> bool:
+    pages = getattr(img, "n_frames", 1)
+    return (
+        img.format not in BROWSER_FORMATS
+        or img.mode not in BROWSER_MODES
+        or orientation != 1
+        or (img.format == "TIFF" and pages > 1)
+    )
+
+
+def _pages(img: Image.Image) -> Iterator[Image.Image]:
+    """Every page of a multi-page TIFF, or the one frame of anything else."""
+    if img.format != "TIFF":
+        yield img
+        return
+    for page in range(getattr(img, "n_frames", 1)):
+        try:
+            img.seek(page)
+        except EOFError as exc:
+            raise MediaError(f"page {page + 1} missing: {exc}", stage="decode") from exc
+        yield img
+
+
+def process_image(
+    sources: list[Path], *, sink: DerivativeSink, progress: Progress | None = None
+) -> SlotResult:
+    """Thumbnail plus, when needed, rendered sections (see the module docstring)."""
+    if not sources:
+        raise MediaError("no file given", stage="probe")
+    path = sources[0]
+    with open_image(path) as img:
+        orientation = _orientation(img)
+        width, height = _upright_size(img, orientation)
+        metadata: dict[str, Any] = {
+            "width": width,
+            "height": height,
+            "format": img.format,
+            "mode": img.mode,
+        }
+        if orientation != 1:
+            metadata["exif_orientation"] = orientation
+        if not _needs_render(img, orientation):
+            thumb, _, _ = _thumbnail_from_open(img, orientation)
+            sink.put(THUMBNAIL_NAME, thumb, "image/jpeg")
+            metadata["rendered"] = False
+            if progress:
+                progress(1, 1)
+            return SlotResult(width, height, 1, metadata, [], THUMBNAIL_NAME)
+        return _render_pages(img, orientation, sink, metadata, progress)
+
+
+def _render_pages(
+    img: Image.Image,
+    orientation: int,
+    sink: DerivativeSink,
+    metadata: dict[str, Any],
+    progress: Progress | None,
+) -> SlotResult:
+    n_pages = getattr(img, "n_frames", 1) if img.format == "TIFF" else 1
+    hq_format = "jpg" if img.format in {"JPEG", "MPO"} else "png"
+    sections: list[SectionInfo] = []
+    for number, page in enumerate(_pages(img), start=1):
+        _load(page, "decode")
+        upright = ImageOps.exif_transpose(page) if orientation != 1 else page
+        frame = to_display_mode(upright)
+        try:
+            sections.append(write_section(sink, number, frame, hq_format=hq_format))
+        except (OSError, ValueError) as exc:
+            raise MediaError(f"cannot render page {number}: {exc}", stage="decode") from exc
+        if number == 1:
+            thumb, _, _ = thumbnail_of(frame)
+            sink.put(THUMBNAIL_NAME, thumb, "image/jpeg")
+        if progress:
+            progress(number, n_pages)
+    first = sections[0]
+    metadata.update(rendered=True, width=first.width, height=first.height)
+    if n_pages > 1:
+        metadata["pages"] = n_pages
+    return SlotResult(first.width, first.height, len(sections), metadata, sections, THUMBNAIL_NAME)

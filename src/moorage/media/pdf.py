@@ -1,0 +1,70 @@
+"""PDF (pypdfium2, PDFium's renderer): one section per page.
+
+Pages render at 150 DPI (A4 -> 1240x1754), reduced for very large pages so no side exceeds
+4000 px. hq is a PNG (text stays crisp), lq a JPEG per the lq size rule; the thumbnail is
+page 1. Slot width/height are page 1's rendered size; ``metadata.pages`` is the page count,
+``metadata.dpi`` the resolution of page 1 and ``metadata.page_size_pt`` its size in points.
+Pages render one at a time; PDFium is not thread-safe, so nothing here runs in parallel.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pypdfium2 as pdfium
+
+from moorage.media.base import THUMBNAIL_NAME, DerivativeSink, MediaError, Progress, SlotResult
+from moorage.media.render import thumbnail_of, write_section
+
+__all__ = ["DPI", "MAX_SIDE", "process_pdf"]
+
+DPI = 150
+MAX_SIDE = 4000
+
+
+def _scale(width_pt: float, height_pt: float) -> float:
+    scale = DPI / 72
+    longest = max(width_pt, height_pt, 1.0) * scale
+    return scale * min(1.0, MAX_SIDE / longest)
+
+
+def process_pdf(
+    sources: list[Path], *, sink: DerivativeSink, progress: Progress | None = None
+) -> SlotResult:
+    if not sources:
+        raise MediaError("no file given", stage="probe")
+    try:
+        doc = pdfium.PdfDocument(str(sources[0]))
+    except (pdfium.PdfiumError, OSError) as exc:
+        raise MediaError(f"not a readable PDF: {exc}", stage="probe") from exc
+    try:
+        count = len(doc)
+        if count == 0:
+            raise MediaError("the PDF has no pages", stage="pages")
+        sections = []
+        metadata: dict[str, Any] = {"pages": count}
+        for index in range(count):
+            try:
+                page = doc[index]
+                try:
+                    width_pt, height_pt = page.get_size()
+                    scale = _scale(width_pt, height_pt)
+                    image = page.render(scale=scale).to_pil()
+                finally:
+                    page.close()
+            except pdfium.PdfiumError as exc:
+                raise MediaError(f"cannot render page {index + 1}: {exc}", stage="pages") from exc
+            sections.append(write_section(sink, index + 1, image, hq_format="png"))
+            if index == 0:
+                thumb, _, _ = thumbnail_of(image)
+                sink.put(THUMBNAIL_NAME, thumb, "image/jpeg")
+                metadata["dpi"] = round(scale * 72, 2)
+                metadata["page_size_pt"] = [round(width_pt, 2), round(height_pt, 2)]
+            if progress:
+                progress(index + 1, count)
+    finally:
+        doc.close()
+    first = sections[0]
+    metadata.update(width=first.width, height=first.height)
+    return SlotResult(first.width, first.height, count, metadata, sections, THUMBNAIL_NAME)

@@ -1,0 +1,50 @@
+"""``process_slot``: one slot's files in, derivatives to the sink, a ``SlotResult`` out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from moorage.media.base import DerivativeSink, MediaError, MediaKind, Progress, SlotResult
+from moorage.media.dicom import process_dicom
+from moorage.media.images import process_image
+from moorage.media.nifti import process_nifti
+from moorage.media.pdf import process_pdf
+from moorage.media.video import process_video
+
+__all__ = ["process_slot"]
+
+
+def process_slot(
+    kind: MediaKind,
+    sources: list[Path],
+    *,
+    sink: DerivativeSink,
+    fps: float | None = None,
+    as_frames: bool = False,
+    extract_views: bool = False,
+    progress: Progress | None = None,
+) -> SlotResult:
+    """Make every derivative of one slot.
+
+    ``sources`` are local files; several only for a DICOM series (any order). ``fps`` None or 0
+    means the native rate (video only); ``extract_views`` adds the orthogonal views (NIfTI).
+    Raises ``MediaError`` for a file that cannot be processed; ``stage`` says where.
+    """
+    if not sources:
+        raise MediaError("no file given", stage="probe")
+    for source in sources:
+        if not source.is_file():
+            raise MediaError(f"{source.name}: no such file", stage="probe")
+    if kind == "image":
+        return process_image(sources, sink=sink, progress=progress)
+    if kind == "video":
+        if len(sources) > 1:
+            raise MediaError("a video slot holds one file", stage="probe")
+        return process_video(sources[0], sink=sink, fps=fps, as_frames=as_frames, progress=progress)
+    if kind == "dicom":
+        return process_dicom(sources, sink=sink, progress=progress)
+    if kind == "nifti":
+        return process_nifti(sources, sink=sink, extract_views=extract_views, progress=progress)
+    if kind == "pdf":
+        return process_pdf(sources, sink=sink, progress=progress)
+    raise MediaError(f"unknown media kind {kind!r}", stage="probe")

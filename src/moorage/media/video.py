@@ -1,0 +1,340 @@
+"""Video (PyAV): one decode pass makes hq + lq frames, the thumbnail and the frames manifest.
+
+Sampling (darwin-py's rule): ``step = round(max(native_fps / fps, 1), 4)`` when ``fps`` is
+a positive number, else 1 (native). Every decoded frame ``n`` (0-based, presentation order) is
+listed in ``frames_manifest.txt``; it is visible, and becomes the next section, when
+``n == int(visible_so_far * step)``. Sampling follows frame numbers, also for variable frame
+rate files, as V7 does; each manifest line carries the frame's real timestamp.
+
+Derivatives per visible frame ``k`` (1-based): ``sections/high/{k:09d}.jpg`` (full size, JPEG q90)
+and ``sections/low/{k:09d}.jpg`` (lq size rule, JPEG q75). ``thumbnail.jpg`` comes from the
+middle frame (``frames // 2`` from the container's frame count or duration x fps; the last
+frame when the stream is shorter than announced). moorage makes no HLS segments, so every
+manifest line is in segment 0: ``{n}:0:{visibility}:{pts_seconds}``.
+
+Speed and memory: the calling thread demuxes and decodes (FFmpeg frame/slice threads,
+``thread_type="AUTO"``); a small thread pool converts (swscale, straight to RGBX so Pillow maps
+the buffer without a copy), scales the lq frame in swscale, and JPEG-encodes with
+libjpeg-turbo, all outside the GIL. At most ``2 x workers + 2`` frames are in flight and
+results reach the sink in order from the calling thread, so memory stays flat whatever the
+length.
+
+Rotation metadata (display matrix; multiples of 90 degrees) is applied to every derivative and
+``width``/``height`` are the displayed size. Audio, subtitle and data streams are discarded;
+the best video stream (FFmpeg's choice, never cover art) is used.
+
+Slot metadata: ``width, height, native_fps, fps, total_frames, visible_frames, duration,
+rotation, codec, frames_manifests: [{"name": "frames_manifest.txt", "total_frames",
+"visible_frames"}]``. With ``as_frames=True`` the video is a plain sequence of images: the same
+sampled sections, ``as_frames: true``, and no manifest (there is no playback timeline).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+from PIL import Image
+
+from moorage.media.base import (
+    MANIFEST_NAME,
+    THUMBNAIL_NAME,
+    DerivativeSink,
+    MediaError,
+    Progress,
+    SectionInfo,
+    SlotResult,
+    hq_name,
+    lq_name,
+)
+from moorage.media.render import (
+    HQ_JPEG_QUALITY,
+    LQ_JPEG_QUALITY,
+    encode_jpeg,
+    lq_size,
+    thumbnail_of,
+)
+
+__all__ = ["VideoInfo", "probe_video", "process_video", "sampling_step"]
+
+_ROTATIONS = {
+    90: Image.Transpose.ROTATE_90,
+    180: Image.Transpose.ROTATE_180,
+    270: Image.Transpose.ROTATE_270,
+}
+
+
+@dataclass
+class VideoInfo:
+    """What the container says before decoding. ``frames`` may be 0 (unknown)."""
+
+    width: int
+    height: int
+    native_fps: float
+    duration: float
+    frames: int
+    codec: str
+
+
+def sampling_step(native_fps: float, fps: float | None) -> float:
+    if not fps or fps <= 0 or native_fps <= 0:
+        return 1.0
+    return round(max(native_fps / fps, 1.0), 4)
+
+
+def _video_stream(container: Any) -> Any:
+    stream = container.streams.best("video")
+    if stream is None:
+        raise MediaError("no video stream in the file", stage="probe")
+    return stream
+
+
+def _info(container: Any, stream: Any) -> VideoInfo:
+    duration = 0.0
+    if stream.duration is not None and stream.time_base is not None:
+        duration = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+        duration = container.duration / 1_000_000
+    frames = int(stream.frames or 0)
+    rate: Fraction | None = stream.average_rate or stream.guessed_rate or stream.base_rate
+    native_fps = float(rate) if rate else 0.0
+    if native_fps <= 0 and frames and duration > 0:
+        native_fps = frames / duration
+    if not frames and duration > 0 and native_fps > 0:
+        frames = round(duration * native_fps)
+    ctx = stream.codec_context
+    return VideoInfo(
+        width=int(ctx.width),
+        height=int(ctx.height),
+        native_fps=round(native_fps, 4),
+        duration=round(duration, 6),
+        frames=frames,
+        codec=str(ctx.name),
+    )
+
+
+def _open(path: Path) -> Any:
+    try:
+        return av.open(str(path), metadata_errors="ignore")
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
+        raise MediaError(f"cannot open video: {exc}", stage="probe") from exc
+
+
+def probe_video(path: Path) -> VideoInfo:
+    with _open(path) as container:
+        return _info(container, _video_stream(container))
+
+
+@dataclass
+class _Encoded:
+    section: int
+    hq: bytes
+    lq: bytes
+    thumb: tuple[bytes, int, int] | None
+    width: int
+    height: int
+
+
+def _as_image(frame: Any) -> Image.Image:
+    plane = frame.planes[0]
+    return Image.frombuffer(
+        "RGBX", (frame.width, frame.height), plane, "raw", "RGBX", plane.line_size, 1
+    )
+
+
+def _encode(frame: Any, section: int, rotation: int, want_thumb: bool) -> _Encoded:
+    """Runs in the pool: swscale and libjpeg-turbo both release the GIL."""
+    full = _as_image(frame.reformat(format="rgb0"))
+    transpose = _ROTATIONS.get(rotation)
+    if transpose is not None:
+        full = full.transpose(transpose)
+    width, height = full.size
+    hq = encode_jpeg(full, HQ_JPEG_QUALITY)
+    lw, lh = lq_size(width, height)
+    if (lw, lh) == (width, height):
+        small = full
+    else:
+        # Scale in the stored orientation, then rotate the (smaller) result.
+        sw, sh = (lh, lw) if rotation in (90, 270) else (lw, lh)
+        small = _as_image(frame.reformat(width=sw, height=sh, format="rgb0", interpolation="AREA"))
+        if transpose is not None:
+            small = small.transpose(transpose)
+    lq = encode_jpeg(small, LQ_JPEG_QUALITY)
+    thumb = thumbnail_of(small) if want_thumb else None
+    return _Encoded(section, hq, lq, thumb, width, height)
+
+
+def _thumb_only(frame: Any, rotation: int) -> tuple[bytes, int, int]:
+    img = _as_image(frame.reformat(format="rgb0"))
+    transpose = _ROTATIONS.get(rotation)
+    return thumbnail_of(img.transpose(transpose) if transpose is not None else img)
+
+
+def _pts_text(seconds: float) -> str:
+    text = f"{seconds:.6f}".rstrip("0").rstrip(".")
+    return text if text not in ("", "-0") else "0"
+
+
+class _Pipeline:
+    """Decode in the caller's thread, encode in a pool, deliver in order to the sink."""
+
+    def __init__(self, sink: DerivativeSink, progress: Progress | None, expected: int) -> None:
+        self.sink = sink
+        self.progress = progress
+        self.expected = max(expected, 1)
+        self.workers = max(2, os.cpu_count() or 2)
+        self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="moorage-video")
+        self.pending: deque[Future[_Encoded]] = deque()
+        self.sections: list[SectionInfo] = []
+        self.thumb: tuple[bytes, int, int] | None = None
+        self.frames_seen = 0
+        self._report_every = max(1, self.expected // 100)
+
+    def submit(self, frame: Any, section: int, rotation: int, want_thumb: bool) -> None:
+        self.pending.append(self.pool.submit(_encode, frame, section, rotation, want_thumb))
+        while len(self.pending) > 2 * self.workers + 2:
+            self._deliver(self.pending.popleft())
+
+    def _deliver(self, future: Future[_Encoded]) -> None:
+        try:
+            done = future.result()
+        except (OSError, ValueError, av.FFmpegError) as exc:
+            raise MediaError(f"cannot encode a frame: {exc}", stage="frames") from exc
+        self.sink.put(hq_name(done.section), done.hq, "image/jpeg")
+        self.sink.put(lq_name(done.section), done.lq, "image/jpeg")
+        self.sections.append(
+            SectionInfo(
+                done.section, done.width, done.height, hq_name(done.section), lq_name(done.section)
+            )
+        )
+        if done.thumb is not None:
+            self.thumb = done.thumb
+
+    def tick(self) -> None:
+        self.frames_seen += 1
+        if self.progress and self.frames_seen % self._report_every == 0:
+            self.progress(self.frames_seen, max(self.expected, self.frames_seen))
+
+    def finish(self) -> None:
+        while self.pending:
+            self._deliver(self.pending.popleft())
+
+    def close(self) -> None:
+        for future in self.pending:
+            future.cancel()
+        self.pool.shutdown(wait=True)
+
+
+def process_video(
+    path: Path,
+    *,
+    sink: DerivativeSink,
+    fps: float | None = None,
+    as_frames: bool = False,
+    progress: Progress | None = None,
+) -> SlotResult:
+    with _open(path) as container:
+        stream = _video_stream(container)
+        for other in container.streams:
+            if other.index != stream.index:
+                other.discard = av.stream.Discard.all
+        stream.thread_type = "AUTO"
+        info = _info(container, stream)
+        step = sampling_step(info.native_fps, fps)
+        middle = info.frames // 2
+        pipe = _Pipeline(sink, progress, info.frames)
+        manifest: list[str] = []
+        rotation = 0
+        last_frame: Any = None
+        errors: list[str] = []
+        try:
+            visible = 0
+            for n, frame in enumerate(_frames(container, stream, errors)):
+                if n == 0:
+                    rotation = round(frame.rotation or 0) % 360
+                    rotation = rotation if rotation in _ROTATIONS else 0
+                is_visible = n == int(visible * step)
+                want_thumb = n == middle
+                if is_visible:
+                    visible += 1
+                    pipe.submit(frame, visible, rotation, want_thumb)
+                elif want_thumb:
+                    pipe.thumb = _thumb_only(frame, rotation)
+                seconds = frame.time if frame.time is not None else n / (info.native_fps or 1.0)
+                manifest.append(f"{n}:0:{int(is_visible)}:{_pts_text(seconds)}")
+                last_frame = frame
+                pipe.tick()
+            pipe.finish()
+            if pipe.thumb is None and last_frame is not None:
+                pipe.thumb = _thumb_only(last_frame, rotation)
+        finally:
+            pipe.close()
+    result = _result(info, fps, as_frames, rotation, pipe, manifest, sink, progress)
+    if errors:
+        result.metadata["decode_errors"] = len(errors)
+    return result
+
+
+MAX_DECODE_ERRORS = 50
+
+
+def _frames(container: Any, stream: Any, errors: list[str]) -> Any:
+    """Decoded frames in presentation order, skipping damaged packets (up to a limit)."""
+    try:
+        for packet in container.demux(stream):
+            try:
+                yield from stream.decode(packet)
+            except av.InvalidDataError as exc:
+                errors.append(str(exc))
+                if len(errors) > MAX_DECODE_ERRORS:
+                    raise MediaError(f"too many damaged packets: {exc}", stage="frames") from exc
+    except av.FFmpegError as exc:
+        raise MediaError(f"cannot decode the video: {exc}", stage="frames") from exc
+
+
+def _result(
+    info: VideoInfo,
+    fps: float | None,
+    as_frames: bool,
+    rotation: int,
+    pipe: _Pipeline,
+    manifest: list[str],
+    sink: DerivativeSink,
+    progress: Progress | None,
+) -> SlotResult:
+    total = len(manifest)
+    if total == 0 or not pipe.sections:
+        raise MediaError("the video has no decodable frames", stage="frames")
+    if pipe.thumb is None:
+        raise MediaError("no frame for the thumbnail", stage="thumbnail")
+    sink.put(THUMBNAIL_NAME, pipe.thumb[0], "image/jpeg")
+    first = pipe.sections[0]
+    visible = len(pipe.sections)
+    native_fps = info.native_fps or (total / info.duration if info.duration > 0 else 0.0)
+    metadata: dict[str, Any] = {
+        "width": first.width,
+        "height": first.height,
+        "native_fps": native_fps,
+        "fps": float(fps) if fps and fps > 0 else native_fps,
+        "total_frames": total,
+        "visible_frames": visible,
+        "duration": info.duration if info.duration > 0 else round(total / (native_fps or 1.0), 6),
+        "codec": info.codec,
+        "rotation": rotation,
+    }
+    if as_frames:
+        metadata["as_frames"] = True
+    else:
+        sink.put(MANIFEST_NAME, "\n".join(manifest).encode(), "text/plain")
+        metadata["frames_manifests"] = [
+            {"name": MANIFEST_NAME, "total_frames": total, "visible_frames": visible}
+        ]
+    if progress:
+        progress(total, total)
+    return SlotResult(first.width, first.height, visible, metadata, pipe.sections, THUMBNAIL_NAME)
