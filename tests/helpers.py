@@ -67,3 +67,24 @@ def ro_storage(api: TestClient, bucket: Path) -> dict:
 
 
 REGISTER = "/api/v2/teams/acme/items/register_existing"
+
+
+def make_video(seconds: float = 4, fps: int = 25, width: int = 160, height: int = 120) -> bytes:
+    """A real H.264 MP4 made with PyAV: a moving gradient, ``seconds * fps`` frames."""
+    import av
+    import numpy as np
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for i in range(int(seconds * fps)):
+            img = np.zeros((height, width, 3), dtype=np.uint8)
+            img[:, :, 0] = (np.arange(width) + i * 4) % 256
+            img[:, :, 1] = i % 256
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buf.getvalue()

@@ -107,14 +107,31 @@ def install_handlers(app: FastAPI) -> None:
         return _error(500, "UNEXPECTED_ERROR", "Something went wrong on the server.")
 
 
-def create_app(settings: Settings | None = None, ctx: AppContext | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, ctx: AppContext | None = None, *, start_runtime: bool | None = None
+) -> FastAPI:
+    """The API. ``start_runtime`` (default: when it owns its context) sends jobs to the broker
+    and, with no ``MOORAGE_BROKER_URL``, runs the workers in this process."""
     settings = settings or get_settings()
     owned = ctx is None
     context = ctx or AppContext.from_settings(settings)
+    if start_runtime is None:
+        start_runtime = owned
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = None
+        if start_runtime:
+            from moorage.worker.runtime import Runtime
+
+            runtime = Runtime(context, broker_url=settings.broker_url, threads=settings.workers)
+            runtime.install()
+            if not settings.broker_url:
+                runtime.start_workers()
+        app.state.runtime = runtime
         yield
+        if runtime is not None:
+            runtime.stop()
         if owned:
             context.close()
 

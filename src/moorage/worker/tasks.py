@@ -1,0 +1,229 @@
+"""What a processing job does: read the originals, make derivatives, record the result.
+
+Idempotent: re-running a job rewrites the same keys and replaces the slot's sections.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import structlog
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from moorage.context import AppContext
+from moorage.media import MediaError, SlotResult, dicom_layout_key, process_slot
+from moorage.models import Item, Section, Slot, StorageConfig
+from moorage.storage.base import StorageAdapter, StorageError
+from moorage.worker.repository import job_repository
+from moorage.worker.sink import StorageSink, slot_folder
+
+log = structlog.get_logger(__name__)
+
+#: a running job silent for this long is taken to have died with its worker
+RUNNING_STALE = timedelta(minutes=15)
+_HEARTBEAT_SECONDS = 2.0
+
+
+class TransientJobError(Exception):
+    """The storage failed in a way worth retrying; the job goes back to ``queued``."""
+
+
+@dataclass
+class _Work:
+    job_id: uuid.UUID
+    item: Item
+    slot: Slot
+    storage: StorageConfig
+    sources: list[dict[str, str]]
+    supplied: bool
+
+
+def _sources(session: Session, slot: Slot) -> list[dict[str, str]]:
+    """The files of the slot: one, or the files of a series (kept across re-runs)."""
+    kept = slot.meta.get("source_files")
+    if kept:
+        return [dict(s) for s in kept]
+    rows = session.scalars(
+        select(Section).where(Section.slot_id == slot.id).order_by(Section.section_index)
+    ).all()
+    files = [{"storage_key": r.storage_key, "file_name": r.file_name or ""} for r in rows if r.storage_key]
+    unique = list({f["storage_key"]: f for f in files}.values())
+    return unique or [{"storage_key": slot.storage_key, "file_name": slot.file_name}]
+
+
+def _supplied(session: Session, slot: Slot) -> bool:
+    """The caller gave every derivative: use them as given, regenerate nothing."""
+    if not slot.storage_thumbnail_key:
+        return False
+    if slot.kind == "image":
+        return bool(slot.meta.get("width"))
+    rows = session.scalars(select(Section).where(Section.slot_id == slot.id)).all()
+    return bool(rows) and all(r.storage_hq_key and r.storage_lq_key for r in rows)
+
+
+def _load(session: Session, job_id: uuid.UUID) -> _Work | None:
+    job = job_repository.get(session, job_id)
+    if job is None:
+        return None
+    slot = session.get(Slot, job.slot_id)
+    item = session.scalars(select(Item).where(Item.id == job.item_id)).one_or_none()
+    if slot is None or item is None or item.storage_id is None:
+        return None
+    storage = session.get(StorageConfig, item.storage_id)
+    if storage is None:
+        return None
+    return _Work(job_id, item, slot, storage, _sources(session, slot), _supplied(session, slot))
+
+
+def _download(adapter: StorageAdapter, key: str, target: Path) -> None:
+    with adapter.open_read(key) as stream, open(target, "wb") as out:
+        shutil.copyfileobj(stream, out, length=1 << 20)
+
+
+class _Heartbeat:
+    """Progress for long videos, written at most every few seconds; doubles as liveness."""
+
+    def __init__(self, ctx: AppContext, job_id: uuid.UUID) -> None:
+        self.ctx, self.job_id, self.last = ctx, job_id, 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.last < _HEARTBEAT_SECONDS and done < total:
+            return
+        self.last = now
+        with self.ctx.db.session() as session:
+            job_repository.heartbeat(session, self.job_id, {"done": done, "total": total})
+
+
+def _run_media(ctx: AppContext, work: _Work, adapter: StorageAdapter, sink: StorageSink) -> SlotResult:
+    with tempfile.TemporaryDirectory(prefix="moorage-job-") as tmp:
+        paths: list[Path] = []
+        for i, source in enumerate(work.sources):
+            name = Path(source.get("file_name") or "file").name or "file"
+            path = Path(tmp) / f"{i:05d}-{name}"
+            _download(adapter, source["storage_key"], path)
+            paths.append(path)
+        result = process_slot(
+            work.slot.kind,  # type: ignore[arg-type]
+            paths,
+            sink=sink,
+            fps=work.slot.fps,
+            as_frames=work.slot.as_frames,
+            extract_views=work.slot.extract_views,
+            progress=_Heartbeat(ctx, work.job_id),
+        )
+        if work.slot.kind == "dicom":
+            result.metadata["layout_key"] = [str(v) for v in dicom_layout_key(paths[0])]
+        return result
+
+
+def _record(session: Session, work: _Work, result: SlotResult, sink: StorageSink, size: int | None) -> None:
+    slot = session.get(Slot, work.slot.id)
+    assert slot is not None
+    meta: dict[str, Any] = {**slot.meta, **result.metadata, "width": result.width, "height": result.height}
+    if len(work.sources) > 1:
+        meta["source_files"] = work.sources
+    slot.meta = meta
+    slot.total_sections = result.total_sections
+    if size is not None and slot.size_bytes is None:
+        slot.size_bytes = size
+    if not slot.storage_thumbnail_key and result.thumbnail_name:
+        slot.storage_thumbnail_key = sink.key(result.thumbnail_name)
+    session.execute(delete(Section).where(Section.slot_id == slot.id))
+    session.add_all(
+        Section(
+            slot_id=slot.id,
+            section_index=s.index,
+            storage_hq_key=sink.key(s.hq_name),
+            storage_lq_key=sink.key(s.lq_name) if s.lq_name else None,
+            width=s.width,
+            height=s.height,
+        )
+        for s in result.sections
+    )
+    session.flush()
+
+
+def _finish_item(session: Session, item_id: uuid.UUID) -> None:
+    statuses = job_repository.item_job_statuses(session, item_id)
+    if statuses and all(s == "done" for s in statuses):
+        _arrange_dicom_layout(session, item_id)
+        job_repository.set_item_status(session, item_id, processing="complete", status="new")
+
+
+def _arrange_dicom_layout(session: Session, item_id: uuid.UUID) -> None:
+    """Without ``ignore_dicom_layout``, order a multi-slot DICOM item by the files' metadata."""
+    item = session.scalars(select(Item).where(Item.id == item_id)).one()
+    if item.options.get("ignore_dicom_layout"):
+        return
+    slots = session.scalars(select(Slot).where(Slot.item_id == item_id)).all()
+    if len(slots) < 2 or any(s.kind != "dicom" for s in slots):
+        return
+    ordered = sorted(slots, key=lambda s: (s.meta.get("layout_key") or [], s.position))
+    names = [s.slot_name for s in ordered]
+    if item.layout.get("version") == 1 and item.layout.get("slots") != names:
+        item.layout = {**item.layout, "slots": names}
+
+
+def _fail(ctx: AppContext, work: _Work, error: dict[str, Any]) -> None:
+    with ctx.db.session() as session:
+        job_repository.finish(session, work.job_id, status="error", error=error)
+        job_repository.set_item_status(session, work.item.id, processing="error", status="error", error=error)
+    log.warning("job.failed", job=str(work.job_id), item=str(work.item.id), stage=error["stage"])
+
+
+def process_job(ctx: AppContext, job_id: uuid.UUID) -> str:
+    """Run one job. Returns what happened: done, error, skipped. Raises ``TransientJobError``."""
+    with ctx.db.session() as session:
+        if not job_repository.claim(session, job_id, stale_after=RUNNING_STALE):
+            return "skipped"
+    with ctx.db.session() as session:
+        work = _load(session, job_id)
+        if work is None:
+            job_repository.finish(session, job_id, status="error", error={"message": "item removed", "stage": "load"})
+            return "skipped"
+    adapter = ctx.storages.adapter_for(work.storage)
+    sink = StorageSink(adapter, slot_folder(work.storage.prefix, work.item.id, work.slot.id))
+    key = work.sources[0]["storage_key"]
+    try:
+        size = adapter.head(work.slot.storage_key).size
+        if work.supplied:
+            with ctx.db.session() as session:
+                slot = session.get(Slot, work.slot.id)
+                if slot is not None and slot.size_bytes is None:
+                    slot.size_bytes = size
+        else:
+            result = _run_media(ctx, work, adapter, sink)
+            with ctx.db.session() as session:
+                _record(session, work, result, sink, size)
+        with ctx.db.session() as session:
+            # lock the item first: the last of its jobs to finish sees all the others done
+            session.scalars(select(Item.seq).where(Item.id == work.item.id).with_for_update()).all()
+            job_repository.finish(session, job_id, status="done")
+            _finish_item(session, work.item.id)
+    except MediaError as exc:
+        _fail(ctx, work, {"message": exc.message, "stage": exc.stage, "storage_key": key})
+        return "error"
+    except StorageError as exc:
+        if exc.retryable:
+            with ctx.db.session() as session:
+                job_repository.requeue(session, job_id)
+            raise TransientJobError(exc.message) from exc
+        _fail(ctx, work, {"message": exc.message, "stage": "read", "storage_key": exc.key or key,
+                          "reason": exc.reason})  # fmt: skip
+        return "error"
+    except Exception as exc:  # a bug or an unforeseen file: fail once, visibly, never loop
+        log.exception("job.crashed", job=str(job_id))
+        _fail(ctx, work, {"message": f"Unexpected {type(exc).__name__} while processing.",
+                          "stage": "internal", "storage_key": key})  # fmt: skip
+        return "error"
+    log.info("job.done", job=str(job_id), item=str(work.item.id), kind=work.slot.kind)
+    return "done"
