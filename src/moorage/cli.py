@@ -72,6 +72,36 @@ def serve(
     )  # fmt: skip
 
 
+@app.command()
+def worker(
+    data_dir: DataDir = None,
+    threads: Annotated[int, typer.Option(help="Worker threads in this process.")] = 2,
+) -> None:
+    """Process jobs from MOORAGE_BROKER_URL (RabbitMQ or Redis); run on as many machines as needed."""
+    import signal
+    import threading
+
+    from moorage.logs import configure_logging
+    from moorage.worker.runtime import Runtime
+
+    ctx = _context(data_dir)
+    configure_logging(ctx.settings.log_level)
+    if not ctx.settings.broker_url:
+        typer.echo("error: set MOORAGE_BROKER_URL (amqp://... or redis://...); "
+                   "without a broker, moorage serve runs the workers itself", err=True)
+        raise typer.Exit(2)
+    runtime = Runtime(ctx, broker_url=ctx.settings.broker_url, threads=threads)
+    runtime.install()
+    runtime.start_workers()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    typer.echo(f"moorage worker: {threads} threads on {ctx.settings.broker_url.split('@')[-1]}", err=True)
+    stop.wait()
+    runtime.stop()
+    ctx.close()
+
+
 @app.command("migrate")
 def migrate_cmd(data_dir: DataDir = None) -> None:
     """Create or upgrade the database schema."""
