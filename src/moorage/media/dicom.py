@@ -96,7 +96,12 @@ def render_frame(arr: NDArray[Any], ds: Dataset, window: tuple[float, float] | N
             arr = (arr.astype(np.float64) * (255.0 / (2**bits - 1))).astype(np.uint8)
         return Image.fromarray(np.ascontiguousarray(arr[..., :3]), "RGB")
     values = apply_modality_lut(arr, ds) if _has_modality_lut(ds) else _linear(arr, ds)
-    grey = _apply_window(values, *window) if window is not None else array_to_8bit(values)
+    if window is not None:
+        grey = _apply_window(values, *window)
+    elif values.dtype == np.uint8 and int(ds.get("BitsStored") or 8) == 8:
+        grey = values
+    else:
+        grey = array_to_8bit(values, float(values.min()), float(values.max()))
     if photometric == "MONOCHROME1":
         grey = 255 - grey
     return Image.fromarray(np.ascontiguousarray(grey), "L")
@@ -116,7 +121,12 @@ def _linear(arr: NDArray[Any], ds: Dataset) -> NDArray[Any]:
 def _frames(header: Header) -> Any:
     """Decoded frames of one file, one at a time."""
     source: Any = header.path
-    if header.forced:
+    meta = getattr(header.ds, "file_meta", None)
+    syntax = meta.get("TransferSyntaxUID") if meta is not None else None
+    if syntax is not None and not header.forced and syntax.is_deflated:
+        # pydicom decodes deflated files only from a fully read dataset.
+        source = pydicom.dcmread(header.path)
+    elif header.forced:
         source = pydicom.dcmread(header.path, force=True)
         if not hasattr(source, "file_meta") or "TransferSyntaxUID" not in source.file_meta:
             source.file_meta = pydicom.dataset.FileMetaDataset()
