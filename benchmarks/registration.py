@@ -42,7 +42,8 @@ def rss_mb() -> float:
 
 
 def setup(database_url: str, data_dir: Path) -> tuple[AppContext, TestClient, int]:
-    settings = Settings(data_dir=data_dir, database_url=database_url, secret_key="bench")
+    secret = "bench-only"  # a throwaway key for a temporary data dir
+    settings = Settings(data_dir=data_dir, database_url=database_url, secret_key=secret)
     ctx = AppContext.from_settings(settings)
     migrate(ctx.db.engine)
     with ctx.db.session() as session:
@@ -51,7 +52,9 @@ def setup(database_url: str, data_dir: Path) -> tuple[AppContext, TestClient, in
     client = TestClient(create_app(settings, ctx))
     client.headers["Authorization"] = f"ApiKey {key}"
     dataset = client.post("/api/datasets", json={"name": "Bench"}).json()
-    r = client.post("/api/teams/bench/storage", json={"name": "media", "provider": "local", "bucket": "media"})
+    r = client.post(
+        "/api/teams/bench/storage", json={"name": "media", "provider": "local", "bucket": "media"}
+    )
     r.raise_for_status()
     return ctx, client, dataset["id"]
 
@@ -63,15 +66,33 @@ def bench_register(client: TestClient, data_dir: Path, n: int) -> tuple[float, f
     del payload_bytes
     for i in range(n):
         (media / f"{i:06d}.jpg").write_bytes(b"\xff\xd8\xff\xe0")
-    items = [{"name": f"{i:06d}.jpg", "path": "/imgs", "slots": [{"slot_name": "0", "type": "image",
-              "storage_key": f"imgs/{i:06d}.jpg", "file_name": f"{i:06d}.jpg"}]} for i in range(n)]
+    items = [
+        {
+            "name": f"{i:06d}.jpg",
+            "path": "/imgs",
+            "slots": [
+                {
+                    "slot_name": "0",
+                    "type": "image",
+                    "storage_key": f"imgs/{i:06d}.jpg",
+                    "file_name": f"{i:06d}.jpg",
+                }
+            ],
+        }
+        for i in range(n)
+    ]
     before = rss_mb()
     start = time.perf_counter()
-    r = client.post("/api/v2/teams/bench/items/register_existing",
-                    json={"items": items, "dataset_slug": "bench", "storage_slug": "media"})
+    r = client.post(
+        "/api/v2/teams/bench/items/register_existing",
+        json={"items": items, "dataset_slug": "bench", "storage_slug": "media"},
+    )
     elapsed = time.perf_counter() - start
     body = r.json()
-    assert r.status_code == 200 and len(body["items"]) == n, (r.status_code, body.get("blocked_items", [])[:2])
+    assert r.status_code == 200 and len(body["items"]) == n, (
+        r.status_code,
+        body.get("blocked_items", [])[:2],
+    )
     return n / elapsed, rss_mb() - before
 
 
@@ -79,7 +100,9 @@ def bulk_items(ctx: AppContext, dataset_id: int, total: int) -> None:
     """Insert items + slots directly, 20,000 per transaction, as the registration repository does."""
     with ctx.db.session() as session:
         team_id = session.execute(Item.__table__.select().limit(1)).mappings().first()["team_id"]
-        storage_id = session.execute(Item.__table__.select().limit(1)).mappings().first()["storage_id"]
+        storage_id = (
+            session.execute(Item.__table__.select().limit(1)).mappings().first()["storage_id"]
+        )
     done = 0
     now = utcnow()
     while done < total:
@@ -88,16 +111,46 @@ def bulk_items(ctx: AppContext, dataset_id: int, total: int) -> None:
         slots: list[dict[str, Any]] = []
         for i in range(done, done + batch):
             iid = uuid.uuid4()
-            items.append({"id": iid, "team_id": team_id, "dataset_id": dataset_id, "storage_id": storage_id,
-                          "name": f"bulk{i:08d}.jpg", "path": "/bulk", "status": "new",
-                          "processing_status": "complete", "processing_error": None, "archived": False,
-                          "priority": i % 5, "size_bytes": 1000 + i, "primary_type": "image",
-                          "layout": {"version": 1, "type": "simple", "slots": ["0"]}, "options": {},
-                          "inserted_at": now, "updated_at": now})
-            slots.append({"id": uuid.uuid4(), "item_id": iid, "position": 0, "slot_name": "0", "type": "image",
-                          "kind": "image", "file_name": f"bulk{i:08d}.jpg", "storage_key": f"bulk/{i:08d}.jpg",
-                          "storage_thumbnail_key": None, "size_bytes": 1000 + i, "fps": None, "as_frames": False,
-                          "extract_views": False, "metadata": {"width": 640, "height": 480}, "total_sections": 1})
+            items.append(
+                {
+                    "id": iid,
+                    "team_id": team_id,
+                    "dataset_id": dataset_id,
+                    "storage_id": storage_id,
+                    "name": f"bulk{i:08d}.jpg",
+                    "path": "/bulk",
+                    "status": "new",
+                    "processing_status": "complete",
+                    "processing_error": None,
+                    "archived": False,
+                    "priority": i % 5,
+                    "size_bytes": 1000 + i,
+                    "primary_type": "image",
+                    "layout": {"version": 1, "type": "simple", "slots": ["0"]},
+                    "options": {},
+                    "inserted_at": now,
+                    "updated_at": now,
+                }
+            )
+            slots.append(
+                {
+                    "id": uuid.uuid4(),
+                    "item_id": iid,
+                    "position": 0,
+                    "slot_name": "0",
+                    "type": "image",
+                    "kind": "image",
+                    "file_name": f"bulk{i:08d}.jpg",
+                    "storage_key": f"bulk/{i:08d}.jpg",
+                    "storage_thumbnail_key": None,
+                    "size_bytes": 1000 + i,
+                    "fps": None,
+                    "as_frames": False,
+                    "extract_views": False,
+                    "metadata": {"width": 640, "height": 480},
+                    "total_sections": 1,
+                }
+            )
         with ctx.db.session() as session:
             registration_repository.insert_rows(session, Item, items)
             registration_repository.insert_rows(session, Slot, slots)
@@ -140,21 +193,29 @@ def run(label: str, url: str, n: int, list_total: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ctx, client, dataset_id = setup(url, Path(tmp))
         rate, mem = bench_register(client, Path(tmp), n)
-        print(f"[{label}] register {n} items in one request: {rate:,.0f} items/s "
-              f"({rate / V7_CEILING:,.1f}x V7's published ceiling of {V7_CEILING:.0f}/s); "
-              f"peak RSS growth {mem:,.0f} MB")
+        print(
+            f"[{label}] register {n} items in one request: {rate:,.0f} items/s "
+            f"({rate / V7_CEILING:,.1f}x V7's published ceiling of {V7_CEILING:.0f}/s); "
+            f"peak RSS growth {mem:,.0f} MB"
+        )
         if list_total:
             start = time.perf_counter()
             bulk_items(ctx, dataset_id, list_total - n)
-            print(f"[{label}] bulk-inserted {list_total - n:,} more items in {time.perf_counter() - start:.0f} s")
+            print(
+                f"[{label}] bulk-inserted {list_total - n:,} more items in {time.perf_counter() - start:.0f} s"
+            )
             for name, ms in bench_listing(client, dataset_id, list_total).items():
-                print(f"[{label}] list {list_total:,} items, {name} (500 items): median {ms:.1f} ms")
+                print(
+                    f"[{label}] list {list_total:,} items, {name} (500 items): median {ms:.1f} ms"
+                )
         client.close()
         ctx.close()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--list-items", type=int, default=1_000_000)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
@@ -167,7 +228,12 @@ def main() -> None:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         try:
-            run("postgresql", f"postgresql://postgres@127.0.0.1:5432/{name}", args.items, args.list_items)
+            run(
+                "postgresql",
+                f"postgresql://postgres@127.0.0.1:5432/{name}",
+                args.items,
+                args.list_items,
+            )
         finally:
             with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

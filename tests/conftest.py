@@ -30,7 +30,9 @@ PG_ADMIN = os.environ.get("MOORAGE_TEST_PG", "postgresql://postgres@127.0.0.1:54
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'moorage.db'}"
         return
@@ -131,7 +133,9 @@ class LiveServer:
 def live_server(ctx: AppContext) -> Iterator[LiveServer]:
     """moorage served by uvicorn on a loopback port, for real clients (darwin-py, requests)."""
     port = free_port()
-    config = uvicorn.Config(create_app(ctx.settings, ctx), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(
+        create_app(ctx.settings, ctx), host="127.0.0.1", port=port, log_level="warning"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

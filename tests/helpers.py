@@ -40,10 +40,18 @@ def put_file(bucket: Path) -> Callable[..., str]:
     return put
 
 
-def make_storage(api: TestClient, *, slug: str = "media", readonly: bool = False, name: str = "My Bucket") -> dict:
+def make_storage(
+    api: TestClient, *, slug: str = "media", readonly: bool = False, name: str = "My Bucket"
+) -> dict:
     r = api.post(
         "/api/teams/acme/storage",
-        json={"name": name, "slug": slug, "provider": "local", "bucket": "media", "readonly": readonly},
+        json={
+            "name": name,
+            "slug": slug,
+            "provider": "local",
+            "bucket": "media",
+            "readonly": readonly,
+        },
     )
     assert r.status_code == 200, r.text
     return r.json()

@@ -20,7 +20,9 @@ MOORAGE = [sys.executable, "-m", "moorage.cli"]
 
 
 def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*MOORAGE, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [*MOORAGE, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120
+    )
 
 
 @pytest.fixture
@@ -57,7 +59,11 @@ def server(tmp_path: Path, env: dict[str, str]) -> Iterator[tuple[str, Path]]:
     cwd.mkdir()
     proc = subprocess.Popen(
         [*MOORAGE, "serve", "--port", str(port), "--data-dir", str(data_dir)],
-        env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -71,8 +77,17 @@ def server(tmp_path: Path, env: dict[str, str]) -> Iterator[tuple[str, Path]]:
 class TestCli:
     def test_create_team_and_key_while_the_server_runs(self, server, env, tmp_path) -> None:
         url, data_dir = server
-        out = run_cli("admin", "create-team", "acme", "--name", "Acme", "--data-dir", str(data_dir),
-                      env=env, cwd=tmp_path)
+        out = run_cli(
+            "admin",
+            "create-team",
+            "acme",
+            "--name",
+            "Acme",
+            "--data-dir",
+            str(data_dir),
+            env=env,
+            cwd=tmp_path,
+        )
         assert out.returncode == 0, out.stderr
         created = json.loads(out.stdout)
         assert created["team"]["slug"] == "acme" and created["team"]["name"] == "Acme"
@@ -84,16 +99,26 @@ class TestCli:
         out = run_cli("admin", "create-key", "--team", "acme", env=env2, cwd=tmp_path)
         key2 = json.loads(out.stdout)["api_key"]
         assert key2 != key
-        assert httpx.get(f"{url}/api/datasets", headers={"Authorization": f"ApiKey {key2}"}).json() == []
+        assert (
+            httpx.get(f"{url}/api/datasets", headers={"Authorization": f"ApiKey {key2}"}).json()
+            == []
+        )
         assert (data_dir / "moorage.db").exists() != ("MOORAGE_DATABASE_URL" in env)
         assert httpx.get(f"{url}/docs").status_code == 200
 
     def test_errors_are_clear(self, env, tmp_path) -> None:
         data = str(tmp_path / "d")
-        assert run_cli("admin", "create-team", "acme", "--data-dir", data, env=env, cwd=tmp_path).returncode == 0
+        assert (
+            run_cli(
+                "admin", "create-team", "acme", "--data-dir", data, env=env, cwd=tmp_path
+            ).returncode
+            == 0
+        )
         again = run_cli("admin", "create-team", "acme", "--data-dir", data, env=env, cwd=tmp_path)
         assert again.returncode == 1 and "already exists" in again.stderr
-        bad = run_cli("admin", "create-key", "--team", "nobody", "--data-dir", data, env=env, cwd=tmp_path)
+        bad = run_cli(
+            "admin", "create-key", "--team", "nobody", "--data-dir", data, env=env, cwd=tmp_path
+        )
         assert bad.returncode == 1 and "does not exist" in bad.stderr
 
 
@@ -104,23 +129,43 @@ def test_wheel_installs_into_a_fresh_venv_and_serves(tmp_path: Path) -> None:
     assert uv, "uv is installed by scripts/test"
     root = Path(__file__).resolve().parent.parent
     venv = tmp_path / "venv"
-    subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True, timeout=120)
-    subprocess.run([uv, "pip", "install", "-q", "--python", str(venv / "bin" / "python"), str(root)],
-                   check=True, timeout=600)
+    subprocess.run(
+        [uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True, timeout=120
+    )
+    subprocess.run(
+        [uv, "pip", "install", "-q", "--python", str(venv / "bin" / "python"), str(root)],
+        check=True,
+        timeout=600,
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MOORAGE_", "VIRTUAL_ENV"))}
     cwd = tmp_path / "anywhere"
     cwd.mkdir()
-    out = subprocess.run([str(venv / "bin" / "moorage"), "admin", "create-team", "acme"], cwd=cwd, env=env,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [str(venv / "bin" / "moorage"), "admin", "create-team", "acme"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert (cwd / "moorage-data" / "moorage.db").exists()
     port = free_port()
-    proc = subprocess.Popen([str(venv / "bin" / "moorage"), "serve", "--port", str(port)], cwd=cwd, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(venv / "bin" / "moorage"), "serve", "--port", str(port)],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_ready(f"http://127.0.0.1:{port}", proc)
         key = json.loads(out.stdout)["api_key"]
-        r = httpx.get(f"http://127.0.0.1:{port}/api/users/token_info", headers={"Authorization": f"ApiKey {key}"})
+        r = httpx.get(
+            f"http://127.0.0.1:{port}/api/users/token_info",
+            headers={"Authorization": f"ApiKey {key}"},
+        )
         assert r.status_code == 200
     finally:
         proc.terminate()

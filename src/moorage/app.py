@@ -108,7 +108,10 @@ def install_handlers(app: FastAPI) -> None:
 
 
 def create_app(
-    settings: Settings | None = None, ctx: AppContext | None = None, *, start_runtime: bool | None = None
+    settings: Settings | None = None,
+    ctx: AppContext | None = None,
+    *,
+    start_runtime: bool | None = None,
 ) -> FastAPI:
     """The API. ``start_runtime`` (default: when it owns its context) sends jobs to the broker
     and, with no ``MOORAGE_BROKER_URL``, runs the workers in this process."""

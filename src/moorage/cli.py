@@ -62,14 +62,16 @@ def serve(
     settings = ctx.settings
     ctx.close()
     configure_logging(settings.log_level)
-    typer.echo(
-        f"moorage: data in {settings.data_dir}, database {settings.resolved_database_url.split('@')[-1]}",
-        err=True,
-    )
+    database = settings.resolved_database_url.split("@")[-1]
+    typer.echo(f"moorage: data in {settings.data_dir}, database {database}", err=True)
     uvicorn.run(
-        "moorage.app:create_app", factory=True, host=host, port=port, workers=processes,
+        "moorage.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=processes,
         log_level=settings.log_level.lower(),
-    )  # fmt: skip
+    )
 
 
 @app.command()
@@ -77,7 +79,7 @@ def worker(
     data_dir: DataDir = None,
     threads: Annotated[int, typer.Option(help="Worker threads in this process.")] = 2,
 ) -> None:
-    """Process jobs from MOORAGE_BROKER_URL (RabbitMQ or Redis); run on as many machines as needed."""
+    """Process jobs from MOORAGE_BROKER_URL (RabbitMQ or Redis), on as many machines as needed."""
     import signal
     import threading
 
@@ -87,8 +89,11 @@ def worker(
     ctx = _context(data_dir)
     configure_logging(ctx.settings.log_level)
     if not ctx.settings.broker_url:
-        typer.echo("error: set MOORAGE_BROKER_URL (amqp://... or redis://...); "
-                   "without a broker, moorage serve runs the workers itself", err=True)
+        typer.echo(
+            "error: set MOORAGE_BROKER_URL (amqp://... or redis://...); "
+            "without a broker, moorage serve runs the workers itself",
+            err=True,
+        )
         raise typer.Exit(2)
     runtime = Runtime(ctx, broker_url=ctx.settings.broker_url, threads=threads)
     runtime.install()
@@ -96,7 +101,9 @@ def worker(
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    typer.echo(f"moorage worker: {threads} threads on {ctx.settings.broker_url.split('@')[-1]}", err=True)
+    typer.echo(
+        f"moorage worker: {threads} threads on {ctx.settings.broker_url.split('@')[-1]}", err=True
+    )
     stop.wait()
     runtime.stop()
     ctx.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,18 +12,24 @@ from tests.helpers import jpeg_bytes
 
 
 @pytest.fixture
-def darwin(live_server: LiveServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple]:
+def darwin(live_server: LiveServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple:
     monkeypatch.setenv("DARWIN_BASE_URL", live_server.url)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("DARWIN_RETRY_MAX_ATTEMPTS", "1")
     team = make_team(live_server.ctx, "acme")
     headers = {**team.headers, "Content-Type": "application/json"}
-    requests.post(f"{live_server.url}/api/datasets", json={"name": "Darwin Py"}, headers=headers, timeout=10)
-    requests.post(f"{live_server.url}/api/teams/acme/storage", headers=headers, timeout=10,
-                  json={"name": "My Bucket", "slug": "my-bucket", "provider": "local", "bucket": "media"})
+    requests.post(
+        f"{live_server.url}/api/datasets", json={"name": "Darwin Py"}, headers=headers, timeout=10
+    )
+    requests.post(
+        f"{live_server.url}/api/teams/acme/storage",
+        headers=headers,
+        timeout=10,
+        json={"name": "My Bucket", "slug": "my-bucket", "provider": "local", "bucket": "media"},
+    )
     from darwin.client import Client
 
-    yield Client.from_api_key(team.api_key), team, live_server
+    return Client.from_api_key(team.api_key), team, live_server
 
 
 class TestDarwinPy:
@@ -43,7 +48,9 @@ class TestDarwinPy:
         single = dataset.register(storage, ["images/car.jpg", "videos/seals.mp4"], fps=5)
         assert len(single["registered"]) == 2, single
         assert single["blocked"] == []
-        multi = dataset.register(storage, {"scan": ["ct/slice1.dcm", "ct/slice2.dcm"]}, multi_slotted=True)
+        multi = dataset.register(
+            storage, {"scan": ["ct/slice1.dcm", "ct/slice2.dcm"]}, multi_slotted=True
+        )
         assert len(multi["registered"]) == 1, multi
 
         again = dataset.register(storage, ["images/car.jpg"])
@@ -64,7 +71,9 @@ class TestDarwinPy:
         dataset = client.get_remote_dataset("darwin-py")
         storage = client.get_external_storage(name="My Bucket")
         result = dataset.register(storage, ["nowhere/gone.jpg"])
-        assert result["blocked"] == ["Item gone.jpg was blocked for the reason: STORAGE_KEY_NOT_FOUND"]
+        assert result["blocked"] == [
+            "Item gone.jpg was blocked for the reason: STORAGE_KEY_NOT_FOUND"
+        ]
 
     def test_create_and_list_datasets(self, darwin) -> None:
         client, _team, _server = darwin
@@ -77,7 +86,7 @@ class TestDarwinPy:
             client.create_dataset("Road Signs")
 
 
-SEED_SCRIPT = '''
+SEED_SCRIPT = """
 import requests
 api_key = "{key}"
 team_slug = "acme"
@@ -98,7 +107,7 @@ elif 'blocked_items' in body and len(body['blocked_items']) > 0:
     print("failed to register items:")
 else:
     print("success")
-'''
+"""
 
 
 def test_seed_script_runs_unchanged(darwin, bucket, put_file, tmp_path) -> None:
@@ -108,12 +117,12 @@ def test_seed_script_runs_unchanged(darwin, bucket, put_file, tmp_path) -> None:
 
     _client, team, server = darwin
     put_file("car_folder/cars.jpg")
-    payload = ('{"items": [{"path": "/", "slots": [{"as_frames": "false", "slot_name": "1", '
-               '"storage_key": "car_folder/cars.jpg", "file_name": "cars.jpg"}], "name": "cars.jpg"}], '
-               '"dataset_slug": dataset_slug, "storage_slug": storage_name}')
+    payload = (
+        '{"items": [{"path": "/", "slots": [{"as_frames": "false", "slot_name": "1", '
+        '"storage_key": "car_folder/cars.jpg", "file_name": "cars.jpg"}], "name": "cars.jpg"}], '
+        '"dataset_slug": dataset_slug, "storage_slug": storage_name}'
+    )
     script = tmp_path / "seed.py"
     script.write_text(SEED_SCRIPT.format(key=team.api_key, payload=payload, url=server.url))
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "success", out.stdout + out.stderr
-
-

@@ -8,7 +8,10 @@ from tests.conftest import make_team
 
 
 class TestDatasets:
-    @pytest.mark.parametrize(("name", "slug"), [("Darwin Py", "darwin-py"), ("  Cars & Trucks!! 2024 ", "cars-trucks-2024")])
+    @pytest.mark.parametrize(
+        ("name", "slug"),
+        [("Darwin Py", "darwin-py"), ("  Cars & Trucks!! 2024 ", "cars-trucks-2024")],
+    )
     def test_slug_from_name(self, api: TestClient, name: str, slug: str) -> None:
         r = api.post("/api/datasets", json={"name": name})
         assert r.status_code == 200
@@ -37,18 +40,34 @@ class TestDatasets:
 
     def test_counts_by_type(self, api: TestClient, bucket, put_file) -> None:
         ds = api.post("/api/datasets", json={"name": "Cars"}).json()
-        api.post("/api/teams/acme/storage", json={"name": "media", "provider": "local", "bucket": "media"})
+        api.post(
+            "/api/teams/acme/storage",
+            json={"name": "media", "provider": "local", "bucket": "media"},
+        )
         put_file("a.jpg")
         put_file("v.mp4", b"x")
-        api.post("/api/v2/teams/acme/items/register_existing", json={
-            "items": [{"name": "a.jpg", "storage_key": "a.jpg"}, {"name": "v.mp4", "storage_key": "v.mp4"}],
-            "dataset_slug": "cars", "storage_slug": "media"})
+        api.post(
+            "/api/v2/teams/acme/items/register_existing",
+            json={
+                "items": [
+                    {"name": "a.jpg", "storage_key": "a.jpg"},
+                    {"name": "v.mp4", "storage_key": "v.mp4"},
+                ],
+                "dataset_slug": "cars",
+                "storage_slug": "media",
+            },
+        )
         body = api.get(f"/api/datasets/{ds['id']}").json()
         assert (body["num_items"], body["num_images"], body["num_videos"]) == (2, 1, 1)
 
-    def test_other_teams_dataset_is_404(self, api: TestClient, client: TestClient, ctx: AppContext) -> None:
+    def test_other_teams_dataset_is_404(
+        self, api: TestClient, client: TestClient, ctx: AppContext
+    ) -> None:
         ds = api.post("/api/datasets", json={"name": "Cars"}).json()
         other = make_team(ctx, "other")
         assert client.get(f"/api/datasets/{ds['id']}", headers=other.headers).status_code == 404
-        assert client.put(f"/api/datasets/{ds['id']}/archive", headers=other.headers).status_code == 404
+        assert (
+            client.put(f"/api/datasets/{ds['id']}/archive", headers=other.headers).status_code
+            == 404
+        )
         assert client.get("/api/datasets", headers=other.headers).json() == []

@@ -13,10 +13,19 @@ def seeded(api: TestClient, dataset, bucket, put_file) -> dict:
     make_storage(api)
     put_file("a.jpg")
     put_file("v.mp4", b"x")
-    items = [{"name": f"img{i:02d}.jpg", "path": "/cars" if i % 2 else "/", "storage_key": "a.jpg",
-              "priority": i % 3} for i in range(12)]
+    items = [
+        {
+            "name": f"img{i:02d}.jpg",
+            "path": "/cars" if i % 2 else "/",
+            "storage_key": "a.jpg",
+            "priority": i % 3,
+        }
+        for i in range(12)
+    ]
     items.append({"name": "clip.mp4", "path": "/videos", "storage_key": "v.mp4"})
-    r = api.post(REGISTER, json={"items": items, "dataset_slug": "darwin-py", "storage_slug": "media"})
+    r = api.post(
+        REGISTER, json={"items": items, "dataset_slug": "darwin-py", "storage_slug": "media"}
+    )
     assert r.json()["blocked_items"] == []
     return dataset
 
@@ -44,23 +53,30 @@ class TestListing:
         assert [i["id"] for i in a] == [i["id"] for i in b]
         assert len(a) == 13
 
-    @pytest.mark.parametrize(("query", "expected"), [
-        ("item_names[]=img01.jpg&item_names[]=img02.jpg", {"img01.jpg", "img02.jpg"}),
-        ("item_names=img01.jpg,img02.jpg", {"img01.jpg", "img02.jpg"}),
-        ("item_paths[]=/videos", {"clip.mp4"}),
-        ("slot_types[]=video", {"clip.mp4"}),
-        ("statuses=processing&item_paths[]=/videos", {"clip.mp4"}),
-        ("statuses=new", set()),
-    ])
+    @pytest.mark.parametrize(
+        ("query", "expected"),
+        [
+            ("item_names[]=img01.jpg&item_names[]=img02.jpg", {"img01.jpg", "img02.jpg"}),
+            ("item_names=img01.jpg,img02.jpg", {"img01.jpg", "img02.jpg"}),
+            ("item_paths[]=/videos", {"clip.mp4"}),
+            ("slot_types[]=video", {"clip.mp4"}),
+            ("statuses=processing&item_paths[]=/videos", {"clip.mp4"}),
+            ("statuses=new", set()),
+        ],
+    )
     def test_filters(self, api, seeded, query, expected) -> None:
         names = {i["name"] for i in _all(api, f"dataset_ids={seeded['id']}&{query}")}
         assert names == expected
 
-    @pytest.mark.parametrize("field", ["filename", "priority", "updated_at", "inserted_at", "file_size"])
+    @pytest.mark.parametrize(
+        "field", ["filename", "priority", "updated_at", "inserted_at", "file_size"]
+    )
     @pytest.mark.parametrize("direction", ["asc", "desc"])
     def test_sorts_page_consistently(self, api, seeded, field, direction) -> None:
         paged = _all(api, f"dataset_ids={seeded['id']}&sort[{field}]={direction}&page[size]=4")
-        whole = api.get(f"{LIST}?dataset_ids={seeded['id']}&sort[{field}]={direction}").json()["items"]
+        whole = api.get(f"{LIST}?dataset_ids={seeded['id']}&sort[{field}]={direction}").json()[
+            "items"
+        ]
         assert [i["id"] for i in paged] == [i["id"] for i in whole]
         if field == "filename":
             names = [i["name"] for i in whole]
@@ -68,8 +84,22 @@ class TestListing:
 
     def test_item_shape_never_has_null_workflow_or_size(self, api, seeded) -> None:
         item = api.get(f"{LIST}?dataset_ids={seeded['id']}").json()["items"][0]
-        for key in ("id", "name", "path", "status", "archived", "dataset_id", "slots", "processing_status",
-                    "layout", "slot_types", "tags", "priority", "inserted_at", "updated_at"):
+        for key in (
+            "id",
+            "name",
+            "path",
+            "status",
+            "archived",
+            "dataset_id",
+            "slots",
+            "processing_status",
+            "layout",
+            "slot_types",
+            "tags",
+            "priority",
+            "inserted_at",
+            "updated_at",
+        ):
             assert key in item
         assert "workflow_data" not in item and "size_bytes" not in item
         assert isinstance(item["slots"][0]["metadata"], dict)
@@ -104,7 +134,9 @@ class TestArchiveRestoreDelete:
         assert len(api.get(f"{LIST}?statuses=archived").json()["items"]) == 1
         api.post(f"{LIST}/restore", json={"filters": {"item_ids": ids}})
         assert api.get(f"{LIST}/{ids[0]}").json()["archived"] is False
-        r = api.request("DELETE", LIST, json={"filters": {"item_ids": ids, "dataset_ids": [seeded["id"]]}})
+        r = api.request(
+            "DELETE", LIST, json={"filters": {"item_ids": ids, "dataset_ids": [seeded["id"]]}}
+        )
         assert (r.status_code, r.json()) == (200, {})
         assert api.get(f"{LIST}/{ids[0]}").status_code == 404
         assert len(_all(api, "page[size]=100")) == 12
@@ -119,8 +151,15 @@ class TestArchiveRestoreDelete:
 
         other = make_team(ctx, "other")
         ids = [i["id"] for i in api.get(LIST).json()["items"]]
-        r = client.request("DELETE", "/api/v2/teams/other/items", json={"filters": {"item_ids": ids}},
-                           headers=other.headers)
+        r = client.request(
+            "DELETE",
+            "/api/v2/teams/other/items",
+            json={"filters": {"item_ids": ids}},
+            headers=other.headers,
+        )
         assert r.status_code == 200
         assert len(_all(api, "page[size]=100")) == 13
-        assert client.get(f"/api/v2/teams/other/items/{ids[0]}", headers=other.headers).status_code == 404
+        assert (
+            client.get(f"/api/v2/teams/other/items/{ids[0]}", headers=other.headers).status_code
+            == 404
+        )

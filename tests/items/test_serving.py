@@ -14,14 +14,42 @@ def _register_readonly(api: TestClient, put_file) -> dict:
     put_file("v/clip.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100)
     put_file("v/hq1.jpg", jpeg_bytes(8, 8))
     put_file("v/lq1.jpg", jpeg_bytes(4, 4))
-    body = api.post(REGISTER, json={"dataset_slug": "darwin-py", "storage_slug": "media", "items": [
-        {"name": "a.jpg", "storage_key": "img/a.jpg", "storage_thumbnail_key": "img/a_thumb.jpg",
-         "width": 400, "height": 300},
-        {"name": "clip", "slots": [{"slot_name": "cam 1/left", "storage_key": "v/clip.mp4", "type": "video",
-         "storage_thumbnail_key": "img/a_thumb.jpg", "sections": [
-             {"section_index": 1, "width": 8, "height": 8, "storage_hq_key": "v/hq1.jpg",
-              "storage_lq_key": "v/lq1.jpg"}]}]},
-    ]}).json()
+    body = api.post(
+        REGISTER,
+        json={
+            "dataset_slug": "darwin-py",
+            "storage_slug": "media",
+            "items": [
+                {
+                    "name": "a.jpg",
+                    "storage_key": "img/a.jpg",
+                    "storage_thumbnail_key": "img/a_thumb.jpg",
+                    "width": 400,
+                    "height": 300,
+                },
+                {
+                    "name": "clip",
+                    "slots": [
+                        {
+                            "slot_name": "cam 1/left",
+                            "storage_key": "v/clip.mp4",
+                            "type": "video",
+                            "storage_thumbnail_key": "img/a_thumb.jpg",
+                            "sections": [
+                                {
+                                    "section_index": 1,
+                                    "width": 8,
+                                    "height": 8,
+                                    "storage_hq_key": "v/hq1.jpg",
+                                    "storage_lq_key": "v/lq1.jpg",
+                                }
+                            ],
+                        }
+                    ],
+                },
+            ],
+        },
+    ).json()
     assert body["blocked_items"] == []
     return {"image": body["items"][0], "video": body["items"][1], "original": original}
 
@@ -55,13 +83,24 @@ class TestServing:
         url = reg["image"]["slots"][0]["file_url"]
         other = make_team(ctx, "other")
         assert client.get(url, headers={"Authorization": ""}).status_code == 401
-        assert client.get(url.replace("/teams/acme/", "/teams/other/"), headers=other.headers).status_code == 404
+        assert (
+            client.get(
+                url.replace("/teams/acme/", "/teams/other/"), headers=other.headers
+            ).status_code
+            == 404
+        )
 
     def test_missing_thumbnail_and_section_are_404(self, api, dataset, bucket, put_file) -> None:
         make_storage(api)
         put_file("a.jpg")
-        item = api.post(REGISTER, json={"dataset_slug": "darwin-py", "storage_slug": "media",
-                                        "items": [{"name": "a.jpg", "storage_key": "a.jpg"}]}).json()["items"][0]
+        item = api.post(
+            REGISTER,
+            json={
+                "dataset_slug": "darwin-py",
+                "storage_slug": "media",
+                "items": [{"name": "a.jpg", "storage_key": "a.jpg"}],
+            },
+        ).json()["items"][0]
         slot = item["slots"][0]
         assert api.get(slot["thumbnail_url"]).status_code == 404
         assert api.get(slot["file_url"].replace("/file", "/sections/3/hq")).status_code == 404
@@ -69,8 +108,14 @@ class TestServing:
     def test_file_deleted_from_storage_is_404(self, api, dataset, bucket, put_file) -> None:
         make_storage(api)
         put_file("a.jpg")
-        item = api.post(REGISTER, json={"dataset_slug": "darwin-py", "storage_slug": "media",
-                                        "items": [{"name": "a.jpg", "storage_key": "a.jpg"}]}).json()["items"][0]
+        item = api.post(
+            REGISTER,
+            json={
+                "dataset_slug": "darwin-py",
+                "storage_slug": "media",
+                "items": [{"name": "a.jpg", "storage_key": "a.jpg"}],
+            },
+        ).json()["items"][0]
         (bucket / "a.jpg").unlink()
         r = api.get(item["slots"][0]["file_url"])
         assert r.status_code == 404 and r.json()["error"]["code"] == "STORAGE_KEY_NOT_FOUND"

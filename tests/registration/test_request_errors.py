@@ -20,7 +20,10 @@ class TestRequestErrors:
             ({"items": {}, "dataset_slug": "darwin-py", "storage_slug": "media"}, "items"),
             ({"items": [], "dataset_slug": 5, "storage_slug": "media"}, "dataset_slug"),
             ({"items": [], "storage_slug": "media"}, "dataset_slug"),
-            ({"items": [], "dataset_slug": "darwin-py", "storage_slug": "media", "options": []}, "options"),
+            (
+                {"items": [], "dataset_slug": "darwin-py", "storage_slug": "media", "options": []},
+                "options",
+            ),
         ],
     )
     def test_wrong_top_level_types(self, api, dataset, rw_storage, payload, field) -> None:
@@ -31,13 +34,21 @@ class TestRequestErrors:
     def test_unknown_dataset_and_storage(self, api, dataset, rw_storage) -> None:
         r = api.post(REGISTER, json={"items": [], "dataset_slug": "nope", "storage_slug": "media"})
         assert (r.status_code, r.json()["error"]["field"]) == (404, "dataset_slug")
-        r = api.post(REGISTER, json={"items": [], "dataset_slug": "darwin-py", "storage_slug": "nope"})
+        r = api.post(
+            REGISTER, json={"items": [], "dataset_slug": "darwin-py", "storage_slug": "nope"}
+        )
         assert (r.status_code, r.json()["error"]["field"]) == (404, "storage_slug")
 
     def test_over_the_item_limit(self, api, ctx, dataset, rw_storage) -> None:
         ctx.settings.max_items_per_request = 3
-        r = api.post(REGISTER, json={"items": [{"name": str(i), "storage_key": "a.jpg"} for i in range(4)],
-                                     "dataset_slug": "darwin-py", "storage_slug": "media"})
+        r = api.post(
+            REGISTER,
+            json={
+                "items": [{"name": str(i), "storage_key": "a.jpg"} for i in range(4)],
+                "dataset_slug": "darwin-py",
+                "storage_slug": "media",
+            },
+        )
         assert r.status_code == 413
         assert r.json()["error"]["field"] == "items"
 
@@ -48,7 +59,9 @@ class TestRequestErrors:
         from tests.conftest import make_team
 
         other = make_team(ctx, "other")
-        r = client.post("/api/v2/teams/other/items/register_existing",
-                        json={"items": [], "dataset_slug": "darwin-py", "storage_slug": "media"},
-                        headers=other.headers)
+        r = client.post(
+            "/api/v2/teams/other/items/register_existing",
+            json={"items": [], "dataset_slug": "darwin-py", "storage_slug": "media"},
+            headers=other.headers,
+        )
         assert r.status_code == 404

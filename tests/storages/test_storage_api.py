@@ -11,11 +11,28 @@ URL = "/api/teams/acme/storage"
 
 class TestStorageApi:
     def test_create_list_in_darwin_shape(self, api: TestClient) -> None:
-        r = api.post(URL, json={"name": "My Bucket", "provider": "local", "bucket": "media", "prefix": "/derived/"})
+        r = api.post(
+            URL,
+            json={
+                "name": "My Bucket",
+                "provider": "local",
+                "bucket": "media",
+                "prefix": "/derived/",
+            },
+        )
         assert r.status_code == 200, r.text
         assert r.json()["slug"] == "my-bucket"
         (entry,) = api.get(URL).json()
-        for key in ("name", "slug", "prefix", "readonly", "provider", "default", "bucket", "region"):
+        for key in (
+            "name",
+            "slug",
+            "prefix",
+            "readonly",
+            "provider",
+            "default",
+            "bucket",
+            "region",
+        ):
             assert key in entry
         assert entry["default"] is True  # the first storage is the default
         assert entry["prefix"] == "derived"
@@ -36,7 +53,9 @@ class TestStorageApi:
         assert r.json()["error"]["field"] == "bucket"
 
     def test_absolute_bucket_inside_a_root_is_accepted(self, api: TestClient, storage_root) -> None:
-        r = api.post(URL, json={"name": "abs", "provider": "local", "bucket": str(storage_root / "abs")})
+        r = api.post(
+            URL, json={"name": "abs", "provider": "local", "bucket": str(storage_root / "abs")}
+        )
         assert r.status_code == 200
         assert (storage_root / "abs").is_dir()
 
@@ -51,10 +70,19 @@ class TestStorageApi:
         r = api.post(URL, json={"name": "x", "provider": "local"})
         assert (r.status_code, r.json()["error"]["field"]) == (422, "bucket")
 
-    def test_secrets_are_encrypted_and_never_returned(self, api: TestClient, ctx: AppContext) -> None:
+    def test_secrets_are_encrypted_and_never_returned(
+        self, api: TestClient, ctx: AppContext
+    ) -> None:
         secret = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY"
-        r = api.post(URL, json={"name": "s3", "provider": "local", "bucket": "s3",
-                                "credentials": {"secret_access_key": secret}})
+        r = api.post(
+            URL,
+            json={
+                "name": "s3",
+                "provider": "local",
+                "bucket": "s3",
+                "credentials": {"secret_access_key": secret},
+            },
+        )
         assert secret not in r.text and r.json()["has_credentials"] is True
         assert secret not in api.get(URL).text
         with ctx.db.engine.connect() as conn:
@@ -62,22 +90,35 @@ class TestStorageApi:
         assert secret.encode() not in bytes(blob)
         assert ctx.secrets.decrypt(bytes(blob)) == {"secret_access_key": secret}
 
-    def test_delete_refused_while_items_use_it(self, api: TestClient, dataset, bucket, put_file) -> None:
+    def test_delete_refused_while_items_use_it(
+        self, api: TestClient, dataset, bucket, put_file
+    ) -> None:
         api.post(URL, json={"name": "media", "provider": "local", "bucket": "media"})
         put_file("a.jpg")
-        api.post("/api/v2/teams/acme/items/register_existing",
-                 json={"items": [{"name": "a.jpg", "storage_key": "a.jpg"}], "dataset_slug": "darwin-py",
-                       "storage_slug": "media"})
+        api.post(
+            "/api/v2/teams/acme/items/register_existing",
+            json={
+                "items": [{"name": "a.jpg", "storage_key": "a.jpg"}],
+                "dataset_slug": "darwin-py",
+                "storage_slug": "media",
+            },
+        )
         assert api.delete(f"{URL}/media").status_code == 409
         ids = [i["id"] for i in api.get("/api/v2/teams/acme/items").json()["items"]]
         api.request("DELETE", "/api/v2/teams/acme/items", json={"filters": {"item_ids": ids}})
         assert api.delete(f"{URL}/media").status_code == 200
         assert api.get(URL).json() == []
 
-    def test_other_teams_storage_is_404(self, api: TestClient, client: TestClient, ctx: AppContext) -> None:
+    def test_other_teams_storage_is_404(
+        self, api: TestClient, client: TestClient, ctx: AppContext
+    ) -> None:
         api.post(URL, json={"name": "mine", "provider": "local", "bucket": "mine"})
         other = make_team(ctx, "other")
         assert client.get("/api/teams/other/storage", headers=other.headers).json() == []
         assert client.get(f"{URL}/mine", headers=other.headers).status_code == 404
-        assert client.patch("/api/teams/other/storage/mine", json={"readonly": True},
-                            headers=other.headers).status_code == 404
+        assert (
+            client.patch(
+                "/api/teams/other/storage/mine", json={"readonly": True}, headers=other.headers
+            ).status_code
+            == 404
+        )

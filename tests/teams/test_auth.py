@@ -28,7 +28,9 @@ class TestTokenInfo:
 
 
 class TestKeys:
-    def test_key_has_darwin_shape_and_is_stored_hashed(self, ctx: AppContext, team: TeamFixture) -> None:
+    def test_key_has_darwin_shape_and_is_stored_hashed(
+        self, ctx: AppContext, team: TeamFixture
+    ) -> None:
         prefix, dot, rest = team.api_key.partition(".")
         assert (len(prefix), dot, len(rest)) == (7, ".", 32)
         with ctx.db.engine.connect() as conn:

@@ -26,7 +26,10 @@ def _wait_all_complete(api: TestClient, ids: list[str], timeout: float = 120) ->
     deadline = time.monotonic() + timeout
     while True:
         items = [api.get(f"/api/v2/teams/acme/items/{i}").json() for i in ids]
-        if all(i["processing_status"] != "processing" for i in items) or time.monotonic() > deadline:
+        if (
+            all(i["processing_status"] != "processing" for i in items)
+            or time.monotonic() > deadline
+        ):
             return items
         time.sleep(0.2)  # another process does the work; its result is only visible in the DB
 
@@ -44,10 +47,22 @@ def broker_url(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def workers(ctx: AppContext, broker_url: str, tmp_path) -> Iterator[None]:
     """Two ``moorage worker`` processes sharing the test's database and storage root."""
-    env = {**os.environ, "MOORAGE_DATABASE_URL": ctx.db.url, "MOORAGE_BROKER_URL": broker_url,
-           "MOORAGE_DATA_DIR": str(ctx.settings.data_dir), "MOORAGE_SECRET_KEY": "test-secret"}
-    procs = [subprocess.Popen([sys.executable, "-m", "moorage.cli", "worker", "--threads", "2"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(2)]
+    env = {
+        **os.environ,
+        "MOORAGE_DATABASE_URL": ctx.db.url,
+        "MOORAGE_BROKER_URL": broker_url,
+        "MOORAGE_DATA_DIR": str(ctx.settings.data_dir),
+        "MOORAGE_SECRET_KEY": "test-secret",
+    }
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "moorage.cli", "worker", "--threads", "2"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(2)
+    ]
     yield
     for p in procs:
         p.terminate()
@@ -55,7 +70,9 @@ def workers(ctx: AppContext, broker_url: str, tmp_path) -> Iterator[None]:
         p.wait(timeout=30)
 
 
-def test_jobs_run_on_worker_processes(ctx: AppContext, team, broker_url, workers, bucket, put_file) -> None:
+def test_jobs_run_on_worker_processes(
+    ctx: AppContext, team, broker_url, workers, bucket, put_file
+) -> None:
     ctx.settings.broker_url = broker_url
     with TestClient(create_app(ctx.settings, ctx, start_runtime=True)) as api:
         api.headers.update(team.headers)
@@ -66,7 +83,9 @@ def test_jobs_run_on_worker_processes(ctx: AppContext, team, broker_url, workers
         put_file("img/bad.jpg", b"\xff\xd8\xff garbage")
         items = [{"name": f"{i}.jpg", "storage_key": f"img/{i}.jpg"} for i in range(6)]
         items.append({"name": "bad.jpg", "storage_key": "img/bad.jpg"})
-        body = api.post(REGISTER, json={"items": items, "dataset_slug": "darwin-py", "storage_slug": "media"}).json()
+        body = api.post(
+            REGISTER, json={"items": items, "dataset_slug": "darwin-py", "storage_slug": "media"}
+        ).json()
         ids = [i["id"] for i in body["items"]]
         done = _wait_all_complete(api, ids)
     statuses = {i["name"]: i["processing_status"] for i in done}

@@ -18,7 +18,10 @@ ITEMS = "/api/v2/teams/acme/items"
 
 
 def _register(api: TestClient, items: list, **extra) -> list[dict]:
-    r = api.post(REGISTER, json={"items": items, "dataset_slug": "darwin-py", "storage_slug": "media", **extra})
+    r = api.post(
+        REGISTER,
+        json={"items": items, "dataset_slug": "darwin-py", "storage_slug": "media", **extra},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["blocked_items"] == []
     return r.json()["items"]
@@ -34,7 +37,9 @@ def _rw(api: TestClient) -> None:
 
 
 class TestImages:
-    def test_thumbnail_written_under_the_prefix(self, api, dataset, bucket, put_file, runtime: Runtime) -> None:
+    def test_thumbnail_written_under_the_prefix(
+        self, api, dataset, bucket, put_file, runtime: Runtime
+    ) -> None:
         make_storage(api)
         _rw(api)
         put_file("cars/big.jpg", jpeg_bytes(1600, 900))
@@ -51,7 +56,9 @@ class TestImages:
         assert api.get(slot["thumbnail_url"]).content == (bucket / thumb_key).read_bytes()
         assert slot["size_bytes"] == (bucket / "cars/big.jpg").stat().st_size
 
-    def test_undecodable_file_fails_once_into_error(self, api, dataset, bucket, put_file, runtime: Runtime, ctx) -> None:
+    def test_undecodable_file_fails_once_into_error(
+        self, api, dataset, bucket, put_file, runtime: Runtime, ctx
+    ) -> None:
         make_storage(api)
         put_file("broken.jpg", b"\xff\xd8\xff\xe0 this is not really a jpeg")
         (item,) = _register(api, [{"name": "broken.jpg", "storage_key": "broken.jpg"}])
@@ -64,27 +71,45 @@ class TestImages:
             (job,) = session.query(Job).all()
             assert (job.status, job.attempts) == ("error", 1)
 
-    def test_supplied_derivatives_are_used_not_regenerated(self, api, dataset, bucket, put_file, runtime) -> None:
+    def test_supplied_derivatives_are_used_not_regenerated(
+        self, api, dataset, bucket, put_file, runtime
+    ) -> None:
         make_storage(api)
         put_file("a.jpg", jpeg_bytes(64, 48))
         put_file("mine/thumb.jpg", jpeg_bytes(8, 6))
-        (item,) = _register(api, [{"name": "a.jpg", "storage_key": "a.jpg", "storage_thumbnail_key": "mine/thumb.jpg",
-                                   "width": 64, "height": 48}])
+        (item,) = _register(
+            api,
+            [
+                {
+                    "name": "a.jpg",
+                    "storage_key": "a.jpg",
+                    "storage_thumbnail_key": "mine/thumb.jpg",
+                    "width": 64,
+                    "height": 48,
+                }
+            ],
+        )
         runtime.join()
         done = _get(api, item["id"])
         assert done["processing_status"] == "complete"
         assert not (bucket / item["id"]).exists()
-        assert api.get(done["slots"][0]["thumbnail_url"]).content == (bucket / "mine/thumb.jpg").read_bytes()
+        assert (
+            api.get(done["slots"][0]["thumbnail_url"]).content
+            == (bucket / "mine/thumb.jpg").read_bytes()
+        )
 
 
 class TestVideo:
     def test_fps_sampling_and_frames(self, api, dataset, bucket, put_file, runtime) -> None:
         make_storage(api)
         put_file("clip.mp4", make_video(seconds=4, fps=25))
-        native, five = _register(api, [
-            {"name": "native.mp4", "storage_key": "clip.mp4", "fps": "native"},
-            {"name": "five.mp4", "storage_key": "clip.mp4", "fps": 5},
-        ])
+        native, five = _register(
+            api,
+            [
+                {"name": "native.mp4", "storage_key": "clip.mp4", "fps": "native"},
+                {"name": "five.mp4", "storage_key": "clip.mp4", "fps": 5},
+            ],
+        )
         runtime.join()
         a, b = _get(api, native["id"]), _get(api, five["id"])
         assert a["processing_status"] == b["processing_status"] == "complete"
@@ -101,8 +126,15 @@ class TestDicom:
     def test_series_in_one_slot(self, api, dataset, bucket, put_file, runtime) -> None:
         make_storage(api)
         put_file("s/b.dcm", dicom="CT_small.dcm")
-        (item,) = _register(api, [{"name": "ct", "slots": [
-            {"slot_name": "0", "storage_key": "s/b.dcm", "file_name": "b.dcm"}]}])
+        (item,) = _register(
+            api,
+            [
+                {
+                    "name": "ct",
+                    "slots": [{"slot_name": "0", "storage_key": "s/b.dcm", "file_name": "b.dcm"}],
+                }
+            ],
+        )
         runtime.join()
         done = _get(api, item["id"])
         assert done["processing_status"] == "complete", done.get("processing_error")
@@ -112,11 +144,15 @@ class TestDicom:
 
 
 class TestRecovery:
-    def test_lost_messages_are_resent_by_the_reconciler(self, api, ctx: AppContext, dataset, bucket, put_file) -> None:
+    def test_lost_messages_are_resent_by_the_reconciler(
+        self, api, ctx: AppContext, dataset, bucket, put_file
+    ) -> None:
         """Jobs committed while no broker took them (a crash) are found and run after a restart."""
         make_storage(api)
         put_file("a.jpg", jpeg_bytes(300, 200))
-        (item,) = _register(api, [{"name": "a.jpg", "storage_key": "a.jpg"}])  # no runtime: nothing sent
+        (item,) = _register(
+            api, [{"name": "a.jpg", "storage_key": "a.jpg"}]
+        )  # no runtime: nothing sent
         assert _get(api, item["id"])["processing_status"] == "processing"
         rt = Runtime(ctx, broker_url=None, threads=1)
         rt.install()
@@ -127,7 +163,9 @@ class TestRecovery:
             rt.stop()
         assert _get(api, item["id"])["processing_status"] == "complete"
 
-    def test_a_job_running_on_a_dead_worker_is_taken_over(self, api, ctx, dataset, bucket, put_file, runtime) -> None:
+    def test_a_job_running_on_a_dead_worker_is_taken_over(
+        self, api, ctx, dataset, bucket, put_file, runtime
+    ) -> None:
         make_storage(api)
         put_file("a.jpg", jpeg_bytes(300, 200))
         from moorage.worker.dispatch import set_dispatcher
@@ -142,7 +180,9 @@ class TestRecovery:
         runtime.join()
         assert _get(api, item["id"])["processing_status"] == "complete"
 
-    def test_rerun_rewrites_the_same_keys(self, api, ctx, dataset, bucket: Path, put_file, runtime) -> None:
+    def test_rerun_rewrites_the_same_keys(
+        self, api, ctx, dataset, bucket: Path, put_file, runtime
+    ) -> None:
         make_storage(api)
         put_file("a.jpg", jpeg_bytes(300, 200))
         (item,) = _register(api, [{"name": "a.jpg", "storage_key": "a.jpg"}])

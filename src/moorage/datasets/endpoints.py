@@ -12,7 +12,7 @@ router = APIRouter(tags=["datasets"])
 
 @router.get("/datasets")
 def list_datasets(session: SessionDep, team: TeamDep) -> list[dict[str, Any]]:
-    return dataset_service.list(session, team)
+    return dataset_service.list_all(session, team)
 
 
 @router.post("/datasets")

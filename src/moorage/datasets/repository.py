@@ -9,7 +9,9 @@ from moorage.models import Dataset, Item, Team
 
 
 class DatasetRepository:
-    def list(self, session: Session, team: Team, *, include_archived: bool) -> Sequence[Dataset]:
+    def list_all(
+        self, session: Session, team: Team, *, include_archived: bool
+    ) -> Sequence[Dataset]:
         stmt = select(Dataset).where(Dataset.team_id == team.id).order_by(Dataset.id)
         if not include_archived:
             stmt = stmt.where(Dataset.archived.is_(False))

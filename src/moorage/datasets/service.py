@@ -12,8 +12,8 @@ from moorage.models import Dataset, Team
 
 
 class DatasetService:
-    def list(self, session: Session, team: Team) -> list[dict[str, Any]]:
-        datasets = dataset_repository.list(session, team, include_archived=False)
+    def list_all(self, session: Session, team: Team) -> list[dict[str, Any]]:
+        datasets = dataset_repository.list_all(session, team, include_archived=False)
         return self._render(session, team, datasets)
 
     def get(self, session: Session, team: Team, dataset_id: int) -> Dataset:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
     Select,
+    Table,
     and_,
     delete,
     exists,
@@ -29,8 +30,8 @@ from moorage.models.base import utcnow
 _WORKFLOW_STATUSES = ("new", "annotate", "review", "complete")
 _PROCESSING_STATUSES = ("processing", "error", "cancelled", "uploading")
 
-items_t = Item.__table__
-slots_t = Slot.__table__
+items_t = cast(Table, Item.__table__)
+slots_t = cast(Table, Slot.__table__)
 
 
 def _sort_column(field: str) -> ColumnElement[Any]:
@@ -62,7 +63,9 @@ class ItemRepository:
         conds: list[ColumnElement[bool]] = []
         if filters.dataset_ids:
             owned = session.scalars(
-                select(Dataset.id).where(Dataset.team_id == team.id, Dataset.id.in_(filters.dataset_ids))
+                select(Dataset.id).where(
+                    Dataset.team_id == team.id, Dataset.id.in_(filters.dataset_ids)
+                )
             ).all()
             conds.append(items_t.c.dataset_id.in_(owned))
         else:
@@ -182,11 +185,11 @@ class ItemRepository:
     def delete(self, session: Session, team: Team, filters: ItemFilters) -> int:
         ids = select(items_t.c.id).where(*self.conditions(session, team, filters)).scalar_subquery()
         # children first and explicitly, whatever the database's cascade settings
-        sections_t = Section.__table__
+        sections_t = cast(Table, Section.__table__)
         slot_ids = select(slots_t.c.id).where(slots_t.c.item_id.in_(ids))
         session.execute(delete(sections_t).where(sections_t.c.slot_id.in_(slot_ids)))
         for model in (Job, ItemTag, Slot):
-            table = model.__table__
+            table = cast(Table, model.__table__)
             session.execute(delete(table).where(table.c.item_id.in_(ids)))
         result = session.execute(delete(items_t).where(*self.conditions(session, team, filters)))
         return int(result.rowcount)  # type: ignore[attr-defined]
@@ -210,7 +213,9 @@ class ItemRepository:
 
         scoped = ItemFilters(dataset_ids=list(dataset_ids))
         unfiltered = counts(self.conditions(session, team, scoped))
-        filtered = unfiltered if filters == scoped else counts(self.conditions(session, team, filters))
+        filtered = (
+            unfiltered if filters == scoped else counts(self.conditions(session, team, filters))
+        )
         return [
             {
                 "dataset_id": d,

@@ -15,7 +15,7 @@ def _slot_base(base_url: str, team_slug: str, item_id: Any, slot_name: str) -> s
     return f"{base_url}/api/v2/teams/{team_slug}/items/{item_id}/slots/{quote(slot_name, safe='')}"
 
 
-def section_json(section: Mapping[str, Any], *, base: str) -> dict[str, Any]:
+def section_json(section: Mapping[Any, Any], *, base: str) -> dict[str, Any]:
     n = section["section_index"]
     out: dict[str, Any] = {
         "section_index": n,
@@ -33,11 +33,11 @@ def section_json(section: Mapping[str, Any], *, base: str) -> dict[str, Any]:
 
 
 def slot_json(
-    slot: Mapping[str, Any],
+    slot: Mapping[Any, Any],
     *,
     base_url: str,
     team_slug: str,
-    sections: Sequence[Mapping[str, Any]] | None = None,
+    sections: Sequence[Mapping[Any, Any]] | None = None,
 ) -> dict[str, Any]:
     base = _slot_base(base_url, team_slug, slot["item_id"], slot["slot_name"])
     meta = dict(slot["metadata"] or {})
@@ -66,13 +66,13 @@ def slot_json(
 
 
 def item_json(
-    item: Mapping[str, Any],
-    slots: Sequence[Mapping[str, Any]],
+    item: Mapping[Any, Any],
+    slots: Sequence[Mapping[Any, Any]],
     *,
     tags: Mapping[str, str | None],
     base_url: str,
     team_slug: str,
-    sections: Mapping[Any, Sequence[Mapping[str, Any]]] | None = None,
+    sections: Mapping[Any, Sequence[Mapping[Any, Any]]] | None = None,
     sort_value: Any = None,
 ) -> dict[str, Any]:
     rendered = [

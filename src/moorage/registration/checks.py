@@ -9,7 +9,9 @@ from moorage.registration.types import SNIFF_BYTES, kind_to_type
 from moorage.storage.base import InvalidKey, StorageAdapter, StorageError, validate_key
 
 _KEY_REASONS = {
-    "STORAGE_KEY_NOT_FOUND": "was not found in the storage; keys are case-sensitive and exclude the bucket name",
+    "STORAGE_KEY_NOT_FOUND": (
+        "was not found in the storage; keys are case-sensitive and exclude the bucket name"
+    ),
 }
 
 
@@ -76,7 +78,7 @@ def check_key_syntax(items: list[ItemIn]) -> None:
         if item.blocked:
             continue
         for slot in item.slots:
-            for field, key in slot.keys():
+            for field, key in slot.storage_keys():
                 try:
                     validate_key(key)
                 except InvalidKey as exc:
@@ -131,7 +133,7 @@ def check_keys_exist(items: list[ItemIn], adapter: StorageAdapter) -> None:
         for i in items
         if not i.blocked
         for slot in i.slots
-        for field, key in slot.keys()
+        for field, key in slot.storage_keys()
     ]
     results = adapter.check_many(key for _, _, key in wanted)
     for slot, field, key in wanted:

@@ -51,7 +51,7 @@ class SlotIn:
     error: Blocked | None = None
     id: uuid.UUID = field(default_factory=uuid.uuid4)
 
-    def keys(self) -> list[tuple[str, str]]:
+    def storage_keys(self) -> list[tuple[str, str]]:
         """Every storage key this slot names, with the field it came from."""
         out = [("storage_key", self.storage_key)]
         if self.thumbnail_key:

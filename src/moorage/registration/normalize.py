@@ -15,9 +15,19 @@ from moorage.registration.model import Blocked, ItemIn, SectionIn, SlotIn
 from moorage.registration.types import SLOT_TYPES, extension_kind, kind_to_type
 
 _FLAT_SLOT_FIELDS = (
-    "type", "storage_key", "fps", "as_frames", "extract_views", "storage_thumbnail_key",
-    "width", "height", "sections", "metadata", "size_bytes", "file_name",
-)  # fmt: skip
+    "type",
+    "storage_key",
+    "fps",
+    "as_frames",
+    "extract_views",
+    "storage_thumbnail_key",
+    "width",
+    "height",
+    "sections",
+    "metadata",
+    "size_bytes",
+    "file_name",
+)
 
 
 def _bool(value: Any, field: str) -> bool:
@@ -134,9 +144,10 @@ def _slot(raw: dict[str, Any], default_name: str) -> SlotIn:
         slot.storage_key = _key(raw.get("storage_key"), "storage_key")
         file_name = raw.get("file_name")
         slot.file_name = (
-            file_name if isinstance(file_name, str) and file_name
+            file_name
+            if isinstance(file_name, str) and file_name
             else posixpath.basename(slot.storage_key)
-        )  # fmt: skip
+        )
         declared = raw.get("type")
         if declared is not None and declared not in SLOT_TYPES:
             raise Blocked(

@@ -78,9 +78,12 @@ class RegistrationService:
 
         accepted = [i for i in items if not i.blocked]
         common: dict[str, Any] = {
-            "team": team, "dataset_id": dataset.id, "storage_id": storage.id,
-            "readonly": readonly, "options": options,
-        }  # fmt: skip
+            "team": team,
+            "dataset_id": dataset.id,
+            "storage_id": storage.id,
+            "readonly": readonly,
+            "options": options,
+        }
         heads = self._build_rows(accepted, items_only=True, **common)
         inserted = registration_repository.insert_items(session, heads["items"])
         for item in accepted:
@@ -88,9 +91,12 @@ class RegistrationService:
                 item.block("ALREADY_EXISTS", self._exists_message(item))
         rows = self._build_rows([i for i in accepted if i.id in inserted], **common)
         registration_repository.insert_children(
-            session, slots=rows["slots"], sections=rows["sections"], tags=rows["tags"],
+            session,
+            slots=rows["slots"],
+            sections=rows["sections"],
+            tags=rows["tags"],
             jobs=rows["jobs"],
-        )  # fmt: skip
+        )
         registration_repository.insert_folders(
             session,
             dataset.id,
@@ -109,15 +115,20 @@ class RegistrationService:
                 tags=tags,
                 base_url=base_url,
                 team_slug=team.slug,
-            )  # fmt: skip
+            )
             for r, tags in zip(rows["items"], rows["item_tags"], strict=True)
         ]
         blocked = [i.blocked_json() for i in items if i.blocked]
         log.info(
-            "registration.completed", team=team.slug, dataset=dataset.slug, storage=storage.slug,
-            registered=len(registered), blocked=len(blocked), readonly=readonly,
+            "registration.completed",
+            team=team.slug,
+            dataset=dataset.slug,
+            storage=storage.slug,
+            registered=len(registered),
+            blocked=len(blocked),
+            readonly=readonly,
             seconds=round(time.perf_counter() - started, 3),
-        )  # fmt: skip
+        )
         return {"items": registered, "blocked_items": blocked}
 
     @staticmethod
@@ -181,21 +192,36 @@ class RegistrationService:
         status = "new" if readonly else "processing"
         processing = "complete" if readonly else "processing"
         out: dict[str, list[Any]] = {
-            "items": [], "item_tags": [], "slots": [], "sections": [], "tags": [], "jobs": []
-        }  # fmt: skip
+            "items": [],
+            "item_tags": [],
+            "slots": [],
+            "sections": [],
+            "tags": [],
+            "jobs": [],
+        }
         for item in items:
             sizes = [s.size_bytes for s in item.slots if s.size_bytes is not None]
             out["items"].append(
                 {
-                    "id": item.id, "team_id": team.id, "dataset_id": dataset_id,
-                    "storage_id": storage_id, "name": item.name, "path": item.path,
-                    "status": status, "processing_status": processing, "processing_error": None,
-                    "archived": False, "priority": item.priority,
+                    "id": item.id,
+                    "team_id": team.id,
+                    "dataset_id": dataset_id,
+                    "storage_id": storage_id,
+                    "name": item.name,
+                    "path": item.path,
+                    "status": status,
+                    "processing_status": processing,
+                    "processing_error": None,
+                    "archived": False,
+                    "priority": item.priority,
                     "size_bytes": sum(sizes) if sizes else None,
-                    "primary_type": item.slots[0].type, "layout": item.layout,
-                    "options": options, "inserted_at": now, "updated_at": now,
+                    "primary_type": item.slots[0].type,
+                    "layout": item.layout,
+                    "options": options,
+                    "inserted_at": now,
+                    "updated_at": now,
                 }
-            )  # fmt: skip
+            )
             out["item_tags"].append(item.tags)
             if items_only:
                 continue
@@ -214,7 +240,7 @@ class RegistrationService:
                         "storage_lq_key": s.lq_key,
                         "width": s.width,
                         "height": s.height,
-                    }  # fmt: skip
+                    }
                     for s in slot.sections
                 )
                 if not readonly:
@@ -229,7 +255,7 @@ class RegistrationService:
                             "attempts": 0,
                             "created_at": now,
                             "updated_at": now,
-                        }  # fmt: skip
+                        }
                     )
         return out
 
@@ -246,12 +272,22 @@ class RegistrationService:
             meta["series_files"] = slot.entries
         total = len(slot.sections) or (1 if slot.kind == "image" and readonly else 0)
         return {
-            "id": slot.id, "item_id": item.id, "position": position, "slot_name": slot.slot_name,
-            "type": slot.type, "kind": slot.kind, "file_name": slot.file_name,
-            "storage_key": slot.storage_key, "storage_thumbnail_key": slot.thumbnail_key,
-            "size_bytes": slot.size_bytes, "fps": slot.fps, "as_frames": slot.as_frames,
-            "extract_views": slot.extract_views, "metadata": meta, "total_sections": total,
-        }  # fmt: skip
+            "id": slot.id,
+            "item_id": item.id,
+            "position": position,
+            "slot_name": slot.slot_name,
+            "type": slot.type,
+            "kind": slot.kind,
+            "file_name": slot.file_name,
+            "storage_key": slot.storage_key,
+            "storage_thumbnail_key": slot.thumbnail_key,
+            "size_bytes": slot.size_bytes,
+            "fps": slot.fps,
+            "as_frames": slot.as_frames,
+            "extract_views": slot.extract_views,
+            "metadata": meta,
+            "total_sections": total,
+        }
 
 
 registration_service = RegistrationService()

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import tempfile
@@ -81,7 +82,9 @@ class LocalStorage(StorageAdapter):
         except NotADirectoryError:
             raise ObjectNotFound(f"No file at storage key {key!r}.", key=key) from None
         except OSError as exc:
-            raise StorageError(f"Cannot read storage key {key!r}: {exc.strerror}.", key=key) from exc
+            raise StorageError(
+                f"Cannot read storage key {key!r}: {exc.strerror}.", key=key
+            ) from exc
         if not os.path.isfile(path):
             raise ObjectNotFound(f"Storage key {key!r} is a folder, not a file.", key=key)
         return ObjectInfo(key=key, size=st.st_size, etag=f"{st.st_mtime_ns:x}-{st.st_size:x}")
@@ -94,7 +97,7 @@ class LocalStorage(StorageAdapter):
     def open_read(self, key: str) -> BinaryIO:
         path = self.path_for(key)
         try:
-            return open(path, "rb")  # noqa: SIM115 - the caller closes the stream
+            return open(path, "rb")
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise ObjectNotFound(f"No file at storage key {key!r}.", key=key) from None
 
@@ -114,10 +117,8 @@ class LocalStorage(StorageAdapter):
 
     def delete(self, key: str) -> None:
         path = self.path_for(key)
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
-        except FileNotFoundError:
-            pass
 
     def list_page(self, prefix: str, *, cursor: str | None = None, limit: int = 1000) -> ListPage:
         self._ensure_root()

@@ -32,7 +32,10 @@ class MemoryStorage(StorageAdapter):
     def head(self, key: str) -> ObjectInfo:
         data, ctype = self._get(key)
         return ObjectInfo(
-            key=key, size=len(data), etag=hashlib.md5(data).hexdigest(), content_type=ctype  # noqa: S324
+            key=key,
+            size=len(data),
+            etag=hashlib.md5(data, usedforsecurity=False).hexdigest(),
+            content_type=ctype,
         )
 
     def read_range(self, key: str, start: int, end: int) -> bytes:
@@ -51,10 +54,13 @@ class MemoryStorage(StorageAdapter):
             self._objects.pop(key, None)
 
     def list_page(self, prefix: str, *, cursor: str | None = None, limit: int = 1000) -> ListPage:
-        keys = sorted(k for k in self._objects if k.startswith(prefix) and (cursor is None or k > cursor))
+        keys = sorted(
+            k for k in self._objects if k.startswith(prefix) and (cursor is None or k > cursor)
+        )
         page = keys[:limit]
         return ListPage(
-            objects=[self.head(k) for k in page], next_cursor=page[-1] if len(keys) > limit else None
+            objects=[self.head(k) for k in page],
+            next_cursor=page[-1] if len(keys) > limit else None,
         )
 
     def sign_url(self, key: str, *, expires_in: int) -> str | None:

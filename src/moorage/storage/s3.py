@@ -17,7 +17,12 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import obstore
-from obstore.exceptions import NotFoundError, PermissionDeniedError, UnauthenticatedError
+from obstore.exceptions import (
+    InvalidPathError,
+    NotFoundError,
+    PermissionDeniedError,
+    UnauthenticatedError,
+)
 
 from moorage.storage.base import (
     AccessDenied,
@@ -170,8 +175,15 @@ class ObstoreAdapter(StorageAdapter, abc.ABC):
             error = AccessDenied(f"Access denied to {subject} ({detail}).", key=key)
         elif status == 404:
             error = ObjectNotFound(f"No object at storage key {key!r} in {where}.", key=key)
-        elif code in KEY_CODES or isinstance(exc, ValueError):
-            error = InvalidKey(f"The storage key {key!r} is not accepted by {where}.", key=key)
+        elif key is None and isinstance(exc, ValueError | InvalidPathError):
+            error = InvalidKey(
+                f"An object under the listed prefix in {where} has a key with an empty or '.' "
+                "segment (written by another tool), which moorage cannot list.",
+            )
+        elif code in KEY_CODES or isinstance(exc, ValueError | InvalidPathError):
+            error = InvalidKey(
+                f"The storage key {key!r} is not accepted by {where} ({detail}).", key=key
+            )
         elif (status is not None and (status >= 500 or status == 429)) or any(
             word in lowered for word in _UNREACHABLE
         ):

@@ -13,7 +13,7 @@ router = APIRouter(tags=["storage"])
 
 @router.get("/teams/{team}/storage")
 def list_storage(session: SessionDep, team: PathTeamDep) -> list[dict[str, Any]]:
-    return storage_service.list(session, team)
+    return storage_service.list_all(session, team)
 
 
 @router.post("/teams/{team}/storage")

@@ -9,7 +9,7 @@ from moorage.models import Item, StorageConfig, Team
 
 
 class StorageRepository:
-    def list(self, session: Session, team: Team) -> Sequence[StorageConfig]:
+    def list_all(self, session: Session, team: Team) -> Sequence[StorageConfig]:
         return session.scalars(
             select(StorageConfig).where(StorageConfig.team_id == team.id).order_by(StorageConfig.id)
         ).all()

@@ -35,8 +35,8 @@ def storage_json(storage: StorageConfig) -> dict[str, Any]:
 
 
 class StorageService:
-    def list(self, session: Session, team: Team) -> list[dict[str, Any]]:
-        return [storage_json(s) for s in storage_repository.list(session, team)]
+    def list_all(self, session: Session, team: Team) -> list[dict[str, Any]]:
+        return [storage_json(s) for s in storage_repository.list_all(session, team)]
 
     def get(self, session: Session, team: Team, slug: str) -> StorageConfig:
         storage = storage_repository.get_by_slug(session, team, slug)
@@ -70,7 +70,7 @@ class StorageService:
         if storage_repository.get_by_slug(session, team, slug) is not None:
             raise ValidationFailed("has already been taken", field="slug")
         self._check_provider(payload.provider)
-        first = not storage_repository.list(session, team)
+        first = not storage_repository.list_all(session, team)
         if payload.default:
             storage_repository.clear_default(session, team)
         storage = StorageConfig(

@@ -43,10 +43,17 @@ class JobRepository:
         )
 
     def finish(
-        self, session: Session, job_id: uuid.UUID, *, status: str, error: dict[str, Any] | None = None
+        self,
+        session: Session,
+        job_id: uuid.UUID,
+        *,
+        status: str,
+        error: dict[str, Any] | None = None,
     ) -> None:
         session.execute(
-            update(Job).where(Job.id == job_id).values(status=status, error=error, updated_at=utcnow())
+            update(Job)
+            .where(Job.id == job_id)
+            .values(status=status, error=error, updated_at=utcnow())
         )
 
     def requeue(self, session: Session, job_id: uuid.UUID) -> None:
@@ -58,7 +65,9 @@ class JobRepository:
     def item_job_statuses(self, session: Session, item_id: uuid.UUID) -> list[str]:
         return list(session.scalars(select(Job.status).where(Job.item_id == item_id)))
 
-    def stale(self, session: Session, *, queued_before: datetime, running_before: datetime, limit: int) -> Sequence[uuid.UUID]:
+    def stale(
+        self, session: Session, *, queued_before: datetime, running_before: datetime, limit: int
+    ) -> Sequence[uuid.UUID]:
         return session.scalars(
             select(Job.id)
             .where(
@@ -79,9 +88,7 @@ class JobRepository:
             )
 
     def progress_of(self, session: Session, item_id: uuid.UUID) -> dict[str, Any] | None:
-        rows = session.execute(
-            select(Job.status, Job.progress).where(Job.item_id == item_id)
-        ).all()
+        rows = session.execute(select(Job.status, Job.progress).where(Job.item_id == item_id)).all()
         if not rows:
             return None
         done = sum(1 for status, _ in rows if status == "done")
@@ -93,17 +100,29 @@ class JobRepository:
         return out
 
     def set_item_status(
-        self, session: Session, item_id: uuid.UUID, *, processing: str, status: str,
+        self,
+        session: Session,
+        item_id: uuid.UUID,
+        *,
+        processing: str,
+        status: str,
         error: dict[str, Any] | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         session.execute(
             update(Item)
             .where(Item.id == item_id)
-            .values(processing_status=processing, status=status, processing_error=error, updated_at=utcnow())
+            .values(
+                processing_status=processing,
+                status=status,
+                processing_error=error,
+                updated_at=utcnow(),
+            )
         )
 
     def count_by_status(self, session: Session) -> dict[str, int]:
-        return {s: n for s, n in session.execute(select(Job.status, func.count()).group_by(Job.status))}
+        return {
+            s: n for s, n in session.execute(select(Job.status, func.count()).group_by(Job.status))
+        }
 
 
 job_repository = JobRepository()

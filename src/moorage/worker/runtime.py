@@ -37,7 +37,7 @@ def make_broker(url: str | None) -> dramatiq.Broker:
     if url.startswith(("redis://", "rediss://")):
         from dramatiq.brokers.redis import RedisBroker
 
-        return RedisBroker(url=url)
+        return RedisBroker(url=url)  # type: ignore[no-untyped-call]
     raise ValueError("MOORAGE_BROKER_URL must start with amqp:// or redis://")
 
 
@@ -85,7 +85,10 @@ class Runtime:
         self.worker = dramatiq.Worker(self.broker, queues={QUEUE}, worker_threads=self.threads)
         self.worker.start()
         self._reconciler = threading.Thread(
-            target=self._reconcile_loop, args=(reconcile_every,), name="moorage-reconciler", daemon=True
+            target=self._reconcile_loop,
+            args=(reconcile_every,),
+            name="moorage-reconciler",
+            daemon=True,
         )
         self._reconciler.start()
         # an in-process queue died with the last process: everything still queued was lost
@@ -98,7 +101,10 @@ class Runtime:
         with self.ctx.db.session() as session:
             stale = list(
                 job_repository.stale(
-                    session, queued_before=queued_before, running_before=now - RUNNING_STALE, limit=limit
+                    session,
+                    queued_before=queued_before,
+                    running_before=now - RUNNING_STALE,
+                    limit=limit,
                 )
             )
             job_repository.requeue_many(session, stale)

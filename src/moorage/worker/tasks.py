@@ -54,7 +54,11 @@ def _sources(session: Session, slot: Slot) -> list[dict[str, str]]:
     rows = session.scalars(
         select(Section).where(Section.slot_id == slot.id).order_by(Section.section_index)
     ).all()
-    files = [{"storage_key": r.storage_key, "file_name": r.file_name or ""} for r in rows if r.storage_key]
+    files = [
+        {"storage_key": r.storage_key, "file_name": r.file_name or ""}
+        for r in rows
+        if r.storage_key
+    ]
     unique = list({f["storage_key"]: f for f in files}.values())
     return unique or [{"storage_key": slot.storage_key, "file_name": slot.file_name}]
 
@@ -103,7 +107,9 @@ class _Heartbeat:
             job_repository.heartbeat(session, self.job_id, {"done": done, "total": total})
 
 
-def _run_media(ctx: AppContext, work: _Work, adapter: StorageAdapter, sink: StorageSink) -> SlotResult:
+def _run_media(
+    ctx: AppContext, work: _Work, adapter: StorageAdapter, sink: StorageSink
+) -> SlotResult:
     with tempfile.TemporaryDirectory(prefix="moorage-job-") as tmp:
         paths: list[Path] = []
         for i, source in enumerate(work.sources):
@@ -125,10 +131,17 @@ def _run_media(ctx: AppContext, work: _Work, adapter: StorageAdapter, sink: Stor
         return result
 
 
-def _record(session: Session, work: _Work, result: SlotResult, sink: StorageSink, size: int | None) -> None:
+def _record(
+    session: Session, work: _Work, result: SlotResult, sink: StorageSink, size: int | None
+) -> None:
     slot = session.get(Slot, work.slot.id)
     assert slot is not None
-    meta: dict[str, Any] = {**slot.meta, **result.metadata, "width": result.width, "height": result.height}
+    meta: dict[str, Any] = {
+        **slot.meta,
+        **result.metadata,
+        "width": result.width,
+        "height": result.height,
+    }
     if len(work.sources) > 1:
         meta["source_files"] = work.sources
     slot.meta = meta
@@ -176,7 +189,9 @@ def _arrange_dicom_layout(session: Session, item_id: uuid.UUID) -> None:
 def _fail(ctx: AppContext, work: _Work, error: dict[str, Any]) -> None:
     with ctx.db.session() as session:
         job_repository.finish(session, work.job_id, status="error", error=error)
-        job_repository.set_item_status(session, work.item.id, processing="error", status="error", error=error)
+        job_repository.set_item_status(
+            session, work.item.id, processing="error", status="error", error=error
+        )
     log.warning("job.failed", job=str(work.job_id), item=str(work.item.id), stage=error["stage"])
 
 
@@ -188,7 +203,9 @@ def process_job(ctx: AppContext, job_id: uuid.UUID) -> str:
     with ctx.db.session() as session:
         work = _load(session, job_id)
         if work is None:
-            job_repository.finish(session, job_id, status="error", error={"message": "item removed", "stage": "load"})
+            job_repository.finish(
+                session, job_id, status="error", error={"message": "item removed", "stage": "load"}
+            )
             return "skipped"
     adapter = ctx.storages.adapter_for(work.storage)
     sink = StorageSink(adapter, slot_folder(work.storage.prefix, work.item.id, work.slot.id))
@@ -217,13 +234,28 @@ def process_job(ctx: AppContext, job_id: uuid.UUID) -> str:
             with ctx.db.session() as session:
                 job_repository.requeue(session, job_id)
             raise TransientJobError(exc.message) from exc
-        _fail(ctx, work, {"message": exc.message, "stage": "read", "storage_key": exc.key or key,
-                          "reason": exc.reason})  # fmt: skip
+        _fail(
+            ctx,
+            work,
+            {
+                "message": exc.message,
+                "stage": "read",
+                "storage_key": exc.key or key,
+                "reason": exc.reason,
+            },
+        )
         return "error"
     except Exception as exc:  # a bug or an unforeseen file: fail once, visibly, never loop
         log.exception("job.crashed", job=str(job_id))
-        _fail(ctx, work, {"message": f"Unexpected {type(exc).__name__} while processing.",
-                          "stage": "internal", "storage_key": key})  # fmt: skip
+        _fail(
+            ctx,
+            work,
+            {
+                "message": f"Unexpected {type(exc).__name__} while processing.",
+                "stage": "internal",
+                "storage_key": key,
+            },
+        )
         return "error"
     log.info("job.done", job=str(job_id), item=str(work.item.id), kind=work.slot.kind)
     return "done"
