@@ -21,6 +21,8 @@ from moorage.storage.base import (
     AccessDenied,
     BucketNotFound,
     InvalidCredentials,
+    InvalidKey,
+    ObjectNotFound,
     StorageError,
     StorageUnavailable,
 )
@@ -294,3 +296,35 @@ class TestSecretsStayOut:
             )
         assert "not-a-real-key" not in str(info.value)
         assert info.value.__cause__ is None
+
+
+class TestForeignKeys:
+    def test_keys_obstore_cannot_address_are_named_not_crashed_on(self, moto_endpoint: str) -> None:
+        import boto3
+
+        client = boto3.client(
+            "s3",
+            endpoint_url=moto_endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="t",
+            aws_secret_access_key="t",
+        )
+        client.put_object(Bucket="moorage-test", Key="foreign/a//b.jpg", Body=b"x")
+        client.put_object(Bucket="moorage-test", Key="foreign/ok.jpg", Body=b"x")
+        store = build_adapter(
+            StorageSpec(
+                provider="minio",
+                bucket="moorage-test",
+                endpoint_url=moto_endpoint,
+                credentials={"access_key_id": "t", "secret_access_key": "t-secret"},
+                options=dict(FAST),
+            )
+        )
+        exc = raised(lambda: store.list_page("foreign/"))
+        assert isinstance(exc, InvalidKey)
+        assert "empty or '.' segment" in exc.message
+        keys = ["foreign/ok.jpg", "foreign/a//b.jpg"] + [f"foreign/{i}.jpg" for i in range(70)]
+        results = store.check_many(keys)
+        assert results["foreign/ok.jpg"] is None
+        assert isinstance(results["foreign/a//b.jpg"], InvalidKey)
+        assert all(isinstance(results[k], ObjectNotFound) for k in keys[2:])
