@@ -197,3 +197,17 @@ class TestRecovery:
         after = sorted(p.relative_to(bucket) for p in bucket.rglob("*") if p.is_file())
         assert before == after
         assert _get(api, item["id"])["processing_status"] == "complete"
+
+
+class TestProgress:
+    def test_item_shows_job_progress_while_processing(self, api, ctx, dataset, bucket, put_file) -> None:
+        from moorage.worker.repository import job_repository
+
+        make_storage(api)
+        put_file("clip.mp4", make_video(seconds=1, fps=10))
+        (item,) = _register(api, [{"name": "clip.mp4", "storage_key": "clip.mp4"}])
+        with ctx.db.session() as session:
+            job = session.query(Job).one()
+            job_repository.heartbeat(session, job.id, {"done": 40, "total": 250})
+        progress = _get(api, item["id"])["processing_progress"]
+        assert progress == {"jobs_total": 1, "jobs_done": 0, "sections_done": 40, "sections_total": 250}

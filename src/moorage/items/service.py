@@ -12,6 +12,7 @@ from moorage.items.repository import item_repository, sort_value
 from moorage.items.serialize import item_json
 from moorage.kit.cursor import decode_cursor, encode_cursor
 from moorage.models import Team
+from moorage.worker.repository import job_repository
 
 
 class ItemService:
@@ -57,9 +58,13 @@ class ItemService:
         slots = item_repository.slots_of(session, [uid]).get(uid, [])
         sections = item_repository.sections_of(session, [s["id"] for s in slots])
         tags = item_repository.tags_of(session, [uid]).get(uid, {})
-        return item_json(
+        out = item_json(
             row, slots, tags=tags, base_url=base_url, team_slug=team.slug, sections=sections
         )
+        if row["processing_status"] == "processing":
+            # how far the jobs are: slots done, and frames/pages written for long videos
+            out["processing_progress"] = job_repository.progress_of(session, uid)
+        return out
 
     def folders(self, session: Session, team: Team, *, filters: ItemFilters) -> dict[str, Any]:
         if not filters.dataset_ids:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from moorage.registration.model import Blocked, ItemIn, SlotIn
-from moorage.registration.types import SNIFF_BYTES, kind_to_type
+from moorage.registration.types import SNIFF_BYTES, kind_to_type, sniff
 from moorage.storage.base import InvalidKey, StorageAdapter, StorageError, validate_key
 
 _KEY_REASONS = {
@@ -13,23 +13,6 @@ _KEY_REASONS = {
         "was not found in the storage; keys are case-sensitive and exclude the bucket name"
     ),
 }
-
-
-def sniff(head: bytes) -> str | None:
-    """Media kind from the first bytes of a file without a usable extension."""
-    if len(head) >= 132 and head[128:132] == b"DICM":
-        return "dicom"
-    if head.startswith(b"%PDF-"):
-        return "pdf"
-    if head.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"BM")):
-        return "image"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image"
-    if head[4:8] == b"ftyp" or head.startswith(b"\x1aE\xdf\xa3") or head[8:12] == b"AVI ":
-        return "video"
-    if len(head) >= 348 and head[344:348] in (b"n+1\x00", b"ni1\x00"):
-        return "nifti"
-    return None
 
 
 def check_readonly_fields(slot: SlotIn) -> None:

@@ -1,34 +1,18 @@
-"""Slot types, inferred from the file name as darwin-py does, or from the first bytes."""
+"""Slot types: the contract's four, and the media kind behind each (NIfTI is a volume)."""
 
 from __future__ import annotations
 
+from moorage.media.probe import sniff_content, sniff_extension
+
+__all__ = ["SLOT_TYPES", "SNIFF_BYTES", "extension_kind", "has_extension", "kind_to_type", "sniff"]
+
 SLOT_TYPES = ("image", "video", "pdf", "dicom")
 
-# darwin-py's extension map; NIfTI comes as "video" from darwin-py but is a volume here
-_EXTENSIONS: dict[str, str] = {
-    **dict.fromkeys(
-        ("png", "jpeg", "jpg", "jfif", "tif", "tiff", "qtiff", "bmp", "svs", "webp"), "image"
-    ),
-    "pdf": "pdf",
-    "dcm": "dicom",
-    **dict.fromkeys(("avi", "bpm", "mov", "mp4", "mkv", "hevc", "ndpi", "rvg"), "video"),
-    "nii": "nifti",
-    "nii.gz": "nifti",
-}
+#: how many leading bytes are read to tell the type of a file without a known extension
+SNIFF_BYTES = 4096
 
-#: how many leading bytes ``sniff`` needs
-SNIFF_BYTES = 352
-
-
-def extension_kind(name: str) -> str | None:
-    """The media kind an extension names (image, video, pdf, dicom, nifti), or ``None``."""
-    lower = name.lower()
-    if lower.endswith(".nii.gz"):
-        return "nifti"
-    base = lower.rsplit("/", 1)[-1]
-    if "." not in base:
-        return None
-    return _EXTENSIONS.get(base.rsplit(".", 1)[-1])
+extension_kind = sniff_extension
+sniff = sniff_content
 
 
 def has_extension(name: str) -> bool:
