@@ -298,6 +298,30 @@ class TestSecretsStayOut:
         assert info.value.__cause__ is None
 
 
+class TestGcsTokenPath:
+    def test_unreachable_token_endpoint_is_bounded_and_keeps_the_key_secret(
+        self, gcs_endpoint: str, service_account_json: str, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Without the emulator switch the key is exchanged for a token at its token_uri
+        (a closed loopback port here): the failure is bounded and names no secret."""
+        caplog.set_level(logging.DEBUG)
+        store = build_adapter(
+            StorageSpec(
+                provider="gcp",
+                bucket="moorage-test",
+                endpoint_url=gcs_endpoint,
+                credentials={"service_account_json": service_account_json},
+                options={"timeout": 1, "connect_timeout": 1, "retry_timeout": 2},
+            )
+        )
+        started = time.monotonic()
+        exc = raised(lambda: store.head("x.jpg"))
+        assert time.monotonic() - started < 15
+        assert isinstance(exc, StorageUnavailable | InvalidCredentials)
+        private_key = json.loads(service_account_json)["private_key"]
+        assert_no_secret(exc, private_key.splitlines()[1], caplog)
+
+
 class TestForeignKeys:
     def test_keys_obstore_cannot_address_are_named_not_crashed_on(self, moto_endpoint: str) -> None:
         import boto3
