@@ -170,3 +170,47 @@ def test_wheel_installs_into_a_fresh_venv_and_serves(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_create_storage_from_the_cli(env, tmp_path) -> None:
+    data = str(tmp_path / "d")
+    run_cli("admin", "create-team", "acme", "--data-dir", data, env=env, cwd=tmp_path)
+    out = run_cli(
+        "admin",
+        "create-storage",
+        "--team",
+        "acme",
+        "--name",
+        "Media",
+        "--provider",
+        "local",
+        "--bucket",
+        "media",
+        "--credential",
+        "token=s3cr3t-value",
+        "--data-dir",
+        data,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    body = json.loads(out.stdout)
+    assert (body["slug"], body["default"], body["has_credentials"]) == ("media", True, True)
+    assert "s3cr3t-value" not in out.stdout + out.stderr
+    bad = run_cli(
+        "admin",
+        "create-storage",
+        "--team",
+        "acme",
+        "--name",
+        "x",
+        "--provider",
+        "local",
+        "--bucket",
+        "/etc",
+        "--data-dir",
+        data,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert bad.returncode == 1 and "outside the allowed roots" in bad.stderr

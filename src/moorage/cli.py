@@ -164,5 +164,70 @@ def create_key(
     _print({"api_key": key})
 
 
+def _pairs(values: list[str] | None, what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for value in values or []:
+        key, eq, val = value.partition("=")
+        if not eq or not key:
+            typer.echo(f"error: {what} must look like key=value", err=True)
+            raise typer.Exit(2)
+        out[key] = val
+    return out
+
+
+@admin.command("create-storage")
+def create_storage(
+    team: Annotated[str, typer.Option("--team", help="Team slug.")],
+    name: Annotated[str, typer.Option(help="Storage name (its slug is derived from it).")],
+    provider: Annotated[str, typer.Option(help="local, aws, minio, azure or gcp.")],
+    bucket: Annotated[str, typer.Option(help="Bucket, Azure account, or local folder.")],
+    prefix: Annotated[str, typer.Option(help="Where derivatives are written.")] = "",
+    readonly: Annotated[bool, typer.Option(help="Never write to this storage.")] = False,
+    default: Annotated[bool, typer.Option(help="Make it the team's default.")] = False,
+    region: Annotated[str | None, typer.Option(help="Cloud region.")] = None,
+    endpoint_url: Annotated[str | None, typer.Option(help="S3-compatible or emulator URL.")] = None,
+    option: Annotated[list[str] | None, typer.Option(help="Provider option key=value.")] = None,
+    credential: Annotated[
+        list[str] | None,
+        typer.Option(help="Secret key=value, stored encrypted. Omit to use the environment."),
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Connect a team to a bucket (the same as POST /api/teams/{team}/storage)."""
+    from pydantic import ValidationError
+
+    from moorage.errors import MoorageError
+    from moorage.storages.schemas import StorageCreate
+    from moorage.storages.service import storage_json, storage_service
+    from moorage.teams.service import team_service
+
+    ctx = _context(data_dir)
+    try:
+        payload = StorageCreate(
+            name=name,
+            provider=provider,
+            bucket=bucket,
+            prefix=prefix,
+            readonly=readonly,
+            default=default,
+            region=region,
+            endpoint_url=endpoint_url,
+            options=_pairs(option, "--option"),
+            credentials=_pairs(credential, "--credential") or None,
+        )
+        with ctx.db.session() as session:
+            owner = team_service.get_by_slug(session, team)
+            storage = storage_service.create(
+                session, owner, payload=payload, secrets=ctx.secrets, registry=ctx.storages
+            )
+            out = storage_json(storage)
+    except (MoorageError, ValidationError) as exc:
+        typer.echo(f"error: {getattr(exc, 'message', exc)}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        ctx.close()
+    _print(out)
+
+
 if __name__ == "__main__":
     app()

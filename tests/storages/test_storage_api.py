@@ -122,3 +122,30 @@ class TestStorageApi:
             ).status_code
             == 404
         )
+
+
+class TestCheck:
+    def test_read_write_local_storage_passes_every_check(
+        self, api: TestClient, storage_root
+    ) -> None:
+        api.post(
+            URL, json={"name": "media", "provider": "local", "bucket": "media", "prefix": "derived"}
+        )
+        body = api.post(f"{URL}/media/check").json()
+        assert body["ok"] is True
+        assert sorted(c["permission"] for c in body["checks"]) == [
+            "delete",
+            "list",
+            "read",
+            "write",
+        ]
+        assert not any((storage_root / "media").rglob(".moorage-check-*"))
+
+    def test_missing_folder_fails_with_reasons(self, api: TestClient, storage_root) -> None:
+        api.post(
+            URL, json={"name": "media", "provider": "local", "bucket": "media", "readonly": True}
+        )
+        (storage_root / "media").rmdir()
+        body = api.post(f"{URL}/media/check").json()
+        assert body["ok"] is False
+        assert all(not c["ok"] and c["reason"] and c["message"] for c in body["checks"])

@@ -41,6 +41,11 @@ def update_storage(
     return storage_json(storage)
 
 
+@router.post("/teams/{team}/storage/{slug}/check")
+def check_storage(session: SessionDep, team: PathTeamDep, ctx: CtxDep, slug: str) -> dict[str, Any]:
+    return storage_service.check(session, team, slug, registry=ctx.storages)
+
+
 @router.delete("/teams/{team}/storage/{slug}")
 def delete_storage(session: SessionDep, team: PathTeamDep, slug: str) -> dict[str, Any]:
     storage_service.delete(session, team, slug)

@@ -10,6 +10,7 @@ from moorage.kit.text import slugify
 from moorage.models import StorageConfig, Team
 from moorage.security import SecretBox
 from moorage.storage.base import StorageError
+from moorage.storage.check import Permission, PermissionCheck, check_storage
 from moorage.storage.factory import PROVIDERS, StorageSpec
 from moorage.storage.local import resolve_local_bucket
 from moorage.storages.repository import storage_repository
@@ -120,6 +121,30 @@ class StorageService:
         self._check_location(storage, registry)
         session.flush()
         return storage
+
+    def check(
+        self, session: Session, team: Team, slug: str, *, registry: StorageRegistry
+    ) -> dict[str, Any]:
+        """Can moorage list, read (and for read-write, write and delete) under the prefix?"""
+        storage = self.get(session, team, slug)
+        try:
+            adapter = registry.adapter_for(storage)
+            checks = check_storage(adapter, prefix=storage.prefix, readonly=storage.readonly)
+        except StorageError as exc:
+            wanted: list[Permission] = (
+                ["list", "read"] if storage.readonly else ["list", "write", "read", "delete"]
+            )
+            checks = [
+                PermissionCheck(p, ok=False, reason=exc.reason, message=exc.message) for p in wanted
+            ]
+        return {
+            "storage": storage.slug,
+            "ok": all(c.ok for c in checks),
+            "checks": [
+                {"permission": c.permission, "ok": c.ok, "reason": c.reason, "message": c.message}
+                for c in checks
+            ],
+        }
 
     def delete(self, session: Session, team: Team, slug: str) -> None:
         storage = self.get(session, team, slug)
