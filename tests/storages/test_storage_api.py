@@ -149,3 +149,8 @@ class TestCheck:
         body = api.post(f"{URL}/media/check").json()
         assert body["ok"] is False
         assert all(not c["ok"] and c["reason"] and c["message"] for c in body["checks"])
+
+
+def test_azure_storage_needs_its_container_in_prefix(api: TestClient) -> None:
+    r = api.post(URL, json={"name": "az", "provider": "azure", "bucket": "account"})
+    assert (r.status_code, r.json()["error"]["field"]) == (422, "prefix")

@@ -165,6 +165,12 @@ class StorageService:
 
     @staticmethod
     def _check_location(storage: StorageConfig, registry: StorageRegistry) -> None:
+        if storage.provider == "azure" and not storage.prefix:
+            raise ValidationFailed(
+                "Azure keys start with their container: set prefix to the container (and folder) "
+                "moorage may list and, for read-write storage, write derivatives to.",
+                field="prefix",
+            )
         if storage.provider != "local":
             return
         spec: StorageSpec = registry.spec_for(storage)
