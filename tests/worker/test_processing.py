@@ -211,3 +211,35 @@ class TestProgress:
             job_repository.heartbeat(session, job.id, {"done": 40, "total": 250})
         progress = _get(api, item["id"])["processing_progress"]
         assert progress == {"jobs_total": 1, "jobs_done": 0, "sections_done": 40, "sections_total": 250}
+
+
+def _dicom_with(bucket: Path, key: str, *, series: int, laterality: str) -> None:
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    ds.SeriesNumber, ds.ImageLaterality = series, laterality
+    (bucket / key).parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(bucket / key)
+
+
+class TestDicomLayout:
+    def _register_pair(self, api, bucket, **extra) -> dict:
+        make_storage(api)
+        _dicom_with(bucket, "m/late.dcm", series=10, laterality="R")
+        _dicom_with(bucket, "m/early.dcm", series=2, laterality="L")
+        (item,) = _register(api, [{"name": "mammo", "slots": [
+            {"slot_name": "late", "storage_key": "m/late.dcm", "file_name": "late.dcm"},
+            {"slot_name": "early", "storage_key": "m/early.dcm", "file_name": "early.dcm"}]}], **extra)
+        return item
+
+    def test_layout_follows_the_files_metadata(self, api, dataset, bucket, runtime) -> None:
+        item = self._register_pair(api, bucket)
+        assert item["layout"]["slots"] == ["late", "early"]
+        runtime.join()
+        assert _get(api, item["id"])["layout"]["slots"] == ["early", "late"]
+
+    def test_ignore_dicom_layout_keeps_the_payload_order(self, api, dataset, bucket, runtime) -> None:
+        item = self._register_pair(api, bucket, options={"ignore_dicom_layout": True})
+        runtime.join()
+        assert _get(api, item["id"])["layout"]["slots"] == ["late", "early"]

@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
@@ -137,21 +137,28 @@ def check_existence(
     else:
         singles = valid
 
-    def list_group(members: list[str]) -> dict[str, StorageError | None]:
-        return _list_group(adapter, sorted(members), plan, breaker, head_one)
+    def list_group(members: list[str]) -> tuple[dict[str, StorageError | None], list[str]]:
+        return _list_group(adapter, sorted(members), plan, breaker)
 
-    workers = max(1, min(adapter.max_concurrency, len(singles) + len(groups)))
+    workers = max(1, min(adapter.max_concurrency, len(valid)))
     if workers == 1:
-        for key in singles:
-            results[key] = head_one(key)
         for members in groups.values():
-            results.update(list_group(members))
+            resolved, rest = list_group(members)
+            results.update(resolved)
+            singles.extend(rest)
+        results.update((key, head_one(key)) for key in singles)
     else:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="storage-check") as pool:
             group_futures = [pool.submit(list_group, m) for m in groups.values()]
-            results.update(zip(singles, pool.map(head_one, singles), strict=True))
+            single_results = pool.map(head_one, singles)
+            leftovers: list[str] = []
             for future in group_futures:
-                results.update(future.result())
+                resolved, rest = future.result()
+                results.update(resolved)
+                leftovers.extend(rest)
+            # keys a listing did not settle go back to the pool, not to one thread
+            results.update(zip(leftovers, pool.map(head_one, leftovers), strict=True))
+            results.update(zip(singles, single_results, strict=True))
     return {key: results[key] for key in unique}
 
 
@@ -160,12 +167,11 @@ def _list_group(
     members: list[str],
     plan: ExistencePlan,
     breaker: _Breaker,
-    head_one: Callable[[str], StorageError | None],
-) -> dict[str, StorageError | None]:
+) -> tuple[dict[str, StorageError | None], list[str]]:
     """Answer sorted keys of one folder by listing their common prefix, within a page budget.
 
-    Keys the listing did not reach within the budget, or every key when listing is refused
-    (read-only credentials often lack list rights), fall back to heads.
+    Returns the keys settled and those left to heads: the ones the listing did not reach
+    within the budget, or all when listing is refused (read-only credentials often lack it).
     """
     # a character-wise common prefix, not a path: it narrows the listing as far as it can
     prefix = os.path.commonprefix(members)  # noqa: RUF071
@@ -176,16 +182,15 @@ def _list_group(
     last_seen: str | None = None
     complete = False
     for _ in range(budget):
-        blocked = breaker.blocked(members[0])
-        if blocked is not None:
-            return {key: breaker.blocked(key) for key in members}
+        if breaker.blocked(members[0]) is not None:
+            return {key: breaker.blocked(key) for key in members}, []
         try:
             page = adapter.list_page(prefix, cursor=cursor, limit=plan.page_size)
         except StorageUnavailable as exc:
             breaker.record(exc)
-            return {key: StorageUnavailable(exc.message, key=key) for key in members}
+            return {key: StorageUnavailable(exc.message, key=key) for key in members}, []
         except (BucketNotFound, InvalidCredentials) as exc:
-            return {key: type(exc)(exc.message, key=key) for key in members}
+            return {key: type(exc)(exc.message, key=key) for key in members}, []
         except StorageError:
             break  # e.g. no right to list: heads may still be allowed
         found.update(o.key for o in page.objects if o.key in wanted)
@@ -204,9 +209,7 @@ def _list_group(
             out[key] = ObjectNotFound("No object at this storage key.", key=key)
         else:
             rest.append(key)
-    for key in rest:
-        out[key] = head_one(key)
-    return out
+    return out, rest
 
 
 # --- connection check ------------------------------------------------------------------------

@@ -127,7 +127,7 @@ def _run_media(
             progress=_Heartbeat(ctx, work.job_id),
         )
         if work.slot.kind == "dicom":
-            result.metadata["layout_key"] = [str(v) for v in dicom_layout_key(paths[0])]
+            result.metadata["layout_key"] = list(dicom_layout_key(paths[0]))
         return result
 
 
