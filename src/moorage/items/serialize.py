@@ -102,9 +102,10 @@ def item_json(
         "tag_values": {k: v for k, v in tags.items() if v is not None},
         "inserted_at": item["inserted_at"],
         "updated_at": item["updated_at"],
-        "cursor": encode_cursor(sort_value, item["seq"]) if "seq" in item else None,
-        "slots": rendered,
+                "slots": rendered,
     }
+    if "seq" in item:
+        out["cursor"] = encode_cursor(sort_value, item["seq"])
     if item.get("size_bytes") is not None:
         out["size_bytes"] = item["size_bytes"]
     if item.get("processing_error"):
