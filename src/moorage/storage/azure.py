@@ -20,10 +20,11 @@ from urllib.parse import quote
 
 from obstore.store import AzureStore
 
-from moorage.storage.base import InvalidCredentials, InvalidKey, ListPage, Tuning
+from moorage.storage.base import InvalidCredentials, InvalidKey, ListPage, ObjectInfo, Tuning
 from moorage.storage.s3 import ObstoreAdapter
 
 if TYPE_CHECKING:
+    from azure.storage.blob import ContainerClient
     from obstore.store import AzureCredential, ObjectStore
 
 __all__ = ["AzureStorage", "parse_connection_string"]
@@ -84,10 +85,15 @@ class AzureStorage(ObstoreAdapter):
         )
         self._config: dict[str, Any] = {"account_name": self.account, "endpoint": self.endpoint}
         self._credential: AzureCredential | None = None
+        # azure-storage-blob lists with continuation markers (object_store pages by
+        # ``startFrom``, which Azurite ignores); other credentials list through obstore
+        self._sdk_credential: dict[str, str] | str | None = None
         if account_key:
             self._credential = {"access_key": account_key, "expires_at": None}
+            self._sdk_credential = {"account_name": self.account, "account_key": account_key}
         elif sas_token:
             self._credential = {"sas_token": sas_token, "expires_at": None}
+            self._sdk_credential = sas_token
         elif creds.get("client_secret"):
             # service principal: obstore fetches and renews the tokens itself
             self._config.update(
@@ -96,6 +102,7 @@ class AzureStorage(ObstoreAdapter):
                 tenant_id=creds.get("tenant_id", ""),
             )
         self._stores: dict[str, AzureStore] = {}
+        self._containers: dict[str, ContainerClient] = {}
         self._stores_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -157,6 +164,8 @@ class AzureStorage(ObstoreAdapter):
         if not container:
             raise InvalidKey("An Azure listing prefix must start with a container name.")
         self._split(f"{container}/x")
+        if self._sdk_credential is not None:
+            return self._sdk_list(container, inner, cursor=cursor, limit=limit)
         if inner.rstrip("/"):
             super().check_key(inner.rstrip("/"))
         return self._list(
@@ -167,6 +176,43 @@ class AzureStorage(ObstoreAdapter):
             cursor=cursor,
             limit=limit,
         )
+
+    def _sdk_list(self, container: str, inner: str, *, cursor: str | None, limit: int) -> ListPage:
+        with self._stores_lock:
+            client = self._containers.get(container)
+            if client is None:
+                from azure.storage.blob import ContainerClient, LinearRetry
+
+                client = ContainerClient(
+                    self.endpoint,
+                    container,
+                    credential=self._sdk_credential,
+                    connection_timeout=self.tuning.connect_timeout,
+                    read_timeout=self.tuning.timeout,
+                    # the SDK's default waits 15 s and more between tries: keep calls bounded
+                    retry_policy=LinearRetry(
+                        backoff=1, random_jitter_range=0, retry_total=self.tuning.max_retries
+                    ),
+                )
+                self._containers[container] = client
+
+        def fetch() -> ListPage:
+            pages = client.list_blobs(name_starts_with=inner or None, results_per_page=limit)
+            pager = pages.by_page(continuation_token=cursor)
+            objects = [
+                ObjectInfo(
+                    key=f"{container}/{blob.name}",
+                    size=int(blob.size),
+                    etag=(blob.etag or "").strip('"') or None,
+                    content_type=blob.content_settings.content_type,
+                    last_modified=blob.last_modified,
+                )
+                for blob in next(pager, [])
+            ]
+            token = getattr(pager, "continuation_token", None)
+            return ListPage(objects=objects, next_cursor=str(token) if token else None)
+
+        return self._call(fetch, action="list", key=None, bucket=container)
 
     def sign_url(self, key: str, *, expires_in: int) -> str | None:
         self.check_key(key)

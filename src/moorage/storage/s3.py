@@ -83,7 +83,12 @@ def describe(exc: BaseException) -> tuple[str | None, int | None]:
     text = str(exc)
     code = _CODE.search(text)
     status = _STATUS.search(text)
-    return (code.group(1) if code else None, int(status.group(1)) if status else None)
+    # azure-storage-blob's errors carry both as attributes
+    sdk_code, sdk_status = getattr(exc, "error_code", None), getattr(exc, "status_code", None)
+    return (
+        code.group(1) if code else (str(sdk_code) if sdk_code else None),
+        int(status.group(1)) if status else (sdk_status if isinstance(sdk_status, int) else None),
+    )
 
 
 def _info(key: str, meta: ObjectMeta, content_type: str | None = None) -> ObjectInfo:
