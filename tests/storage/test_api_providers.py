@@ -20,7 +20,14 @@ from moorage.storage.base import StorageAdapter
 from moorage.storage.factory import StorageSpec, build_adapter
 from moorage.worker.runtime import Runtime
 from tests.helpers import REGISTER, jpeg_bytes, make_video
-from tests.storage.conftest import AZ_CONTAINER, AZURITE_ACCOUNT, AZURITE_KEY, FAST, GCS_BUCKET, S3_BUCKET
+from tests.storage.conftest import (
+    AZ_CONTAINER,
+    AZURITE_ACCOUNT,
+    AZURITE_KEY,
+    FAST,
+    GCS_BUCKET,
+    S3_BUCKET,
+)
 
 ODD = "odd dir/ünï +%20#?&;~[1].jpg"
 
@@ -34,9 +41,16 @@ class Cloud:
 
     def adapter(self) -> StorageAdapter:
         b = self.body
-        return build_adapter(StorageSpec(provider=b["provider"], bucket=b["bucket"], region=b.get("region"),
-                                         endpoint_url=b.get("endpoint_url"), options=b.get("options", {}),
-                                         credentials=b["credentials"]))
+        return build_adapter(
+            StorageSpec(
+                provider=b["provider"],
+                bucket=b["bucket"],
+                region=b.get("region"),
+                endpoint_url=b.get("endpoint_url"),
+                options=b.get("options", {}),
+                credentials=b["credentials"],
+            )
+        )
 
 
 @pytest.fixture(params=["aws", "azure", "gcp"])
@@ -44,16 +58,32 @@ def cloud(request: pytest.FixtureRequest) -> Cloud:
     name = request.param
     if name == "aws":
         creds = {"access_key_id": "AKIAMOORAGEAPI", "secret_access_key": "api-s3-secret-7hq2"}
-        body = {"provider": "aws", "bucket": S3_BUCKET, "region": "us-east-1",
-                "endpoint_url": request.getfixturevalue("moto_endpoint"), "options": dict(FAST), "credentials": creds}
+        body = {
+            "provider": "aws",
+            "bucket": S3_BUCKET,
+            "region": "us-east-1",
+            "endpoint_url": request.getfixturevalue("moto_endpoint"),
+            "options": dict(FAST),
+            "credentials": creds,
+        }
         return Cloud(name, body, creds["secret_access_key"], "")
     if name == "azure":
-        body = {"provider": "azure", "bucket": AZURITE_ACCOUNT, "endpoint_url": request.getfixturevalue("azurite_endpoint"),
-                "options": dict(FAST), "credentials": {"account_key": AZURITE_KEY}}
+        body = {
+            "provider": "azure",
+            "bucket": AZURITE_ACCOUNT,
+            "endpoint_url": request.getfixturevalue("azurite_endpoint"),
+            "options": dict(FAST),
+            "credentials": {"account_key": AZURITE_KEY},
+        }
         return Cloud(name, body, AZURITE_KEY, f"{AZ_CONTAINER}/")
     sa = request.getfixturevalue("service_account_json")
-    body = {"provider": "gcp", "bucket": GCS_BUCKET, "endpoint_url": request.getfixturevalue("gcs_endpoint"),
-            "options": {**FAST, "emulator": True}, "credentials": {"service_account_json": sa}}
+    body = {
+        "provider": "gcp",
+        "bucket": GCS_BUCKET,
+        "endpoint_url": request.getfixturevalue("gcs_endpoint"),
+        "options": {**FAST, "emulator": True},
+        "credentials": {"service_account_json": sa},
+    }
     return Cloud(name, body, json.loads(sa)["private_key"].splitlines()[1], "")
 
 
@@ -66,8 +96,17 @@ def runtime(ctx) -> Iterator[Runtime]:
     rt.stop()
 
 
-def _storage(api: TestClient, cloud: Cloud, *, slug: str, readonly: bool, prefix: str = "", **over: Any) -> dict:
-    body = {**cloud.body, "name": slug, "slug": slug, "readonly": readonly, "prefix": prefix, **over}
+def _storage(
+    api: TestClient, cloud: Cloud, *, slug: str, readonly: bool, prefix: str = "", **over: Any
+) -> dict:
+    body = {
+        **cloud.body,
+        "name": slug,
+        "slug": slug,
+        "readonly": readonly,
+        "prefix": prefix,
+        **over,
+    }
     r = api.post("/api/teams/acme/storage", json=body)
     assert r.status_code == 200, r.text
     assert cloud.secret not in r.text
@@ -85,7 +124,9 @@ def _fetch(api: TestClient, url: str) -> bytes:
 
 
 class TestProvidersThroughTheApi:
-    def test_read_write_registration_processing_and_serving(self, api, dataset, cloud: Cloud, runtime, capfd, caplog) -> None:
+    def test_read_write_registration_processing_and_serving(
+        self, api, dataset, cloud: Cloud, runtime, capfd, caplog
+    ) -> None:
         base = f"{cloud.root}api-{uuid.uuid4().hex[:8]}/"
         adapter = cloud.adapter()
         image, video = jpeg_bytes(800, 600), make_video(seconds=1, fps=10)
@@ -94,11 +135,18 @@ class TestProvidersThroughTheApi:
         _storage(api, cloud, slug="rw", readonly=False, prefix=base + "derived")
         check = api.post("/api/teams/acme/storage/rw/check").json()
         assert check["ok"] is True, check
-        body = api.post(REGISTER, json={"dataset_slug": "darwin-py", "storage_slug": "rw", "items": [
-            {"name": "odd.jpg", "storage_key": base + ODD},
-            {"name": "clip.mp4", "storage_key": base + "clip.mp4", "fps": 5},
-            {"name": "gone.jpg", "storage_key": base + "gone.jpg"},
-        ]}).json()
+        body = api.post(
+            REGISTER,
+            json={
+                "dataset_slug": "darwin-py",
+                "storage_slug": "rw",
+                "items": [
+                    {"name": "odd.jpg", "storage_key": base + ODD},
+                    {"name": "clip.mp4", "storage_key": base + "clip.mp4", "fps": 5},
+                    {"name": "gone.jpg", "storage_key": base + "gone.jpg"},
+                ],
+            },
+        ).json()
         assert [b["slots"][0]["reason"] for b in body["blocked_items"]] == ["STORAGE_KEY_NOT_FOUND"]
         assert cloud.secret not in json.dumps(body)
         runtime.join()
@@ -106,7 +154,10 @@ class TestProvidersThroughTheApi:
             item = api.get(f"/api/v2/teams/acme/items/{reg['id']}").json()
             assert item["processing_status"] == "complete", item.get("processing_error")
             slot = item["slots"][0]
-            assert slot["thumbnail_url"].startswith("http") and "Signature" not in slot["thumbnail_url"]
+            assert (
+                slot["thumbnail_url"].startswith("http")
+                and "Signature" not in slot["thumbnail_url"]
+            )
             thumb = _fetch(api, slot["thumbnail_url"])
             assert thumb[:3] == b"\xff\xd8\xff"
             if slot["type"] == "image":
@@ -127,30 +178,58 @@ class TestProvidersThroughTheApi:
         adapter.put(base + "thumb.jpg", jpeg_bytes(16, 12))
         _storage(api, cloud, slug="ro", readonly=True, prefix=cloud.root.rstrip("/"))
         assert api.post("/api/teams/acme/storage/ro/check").json()["ok"] is True
-        body = api.post(REGISTER, json={"dataset_slug": "darwin-py", "storage_slug": "ro", "items": [
-            {"name": "a.jpg", "storage_key": base + ODD, "storage_thumbnail_key": base + "thumb.jpg",
-             "width": 64, "height": 48},
-            {"name": "b.jpg", "storage_key": base + ODD},
-        ]}).json()
+        body = api.post(
+            REGISTER,
+            json={
+                "dataset_slug": "darwin-py",
+                "storage_slug": "ro",
+                "items": [
+                    {
+                        "name": "a.jpg",
+                        "storage_key": base + ODD,
+                        "storage_thumbnail_key": base + "thumb.jpg",
+                        "width": 64,
+                        "height": 48,
+                    },
+                    {"name": "b.jpg", "storage_key": base + ODD},
+                ],
+            },
+        ).json()
         (item,) = body["items"]
         assert item["processing_status"] == "complete"
         assert body["blocked_items"][0]["slots"][0]["reason"] == "MISSING_READONLY_FIELDS"
-        assert _fetch(api, item["slots"][0]["thumbnail_url"]) == adapter.read_bytes(base + "thumb.jpg")
+        assert _fetch(api, item["slots"][0]["thumbnail_url"]) == adapter.read_bytes(
+            base + "thumb.jpg"
+        )
 
     def test_missing_bucket_is_reported_not_a_5xx(self, api, dataset, cloud: Cloud) -> None:
         bucket = "no-such-bucket-here" if cloud.name != "azure" else cloud.body["bucket"]
         root = "no-such-container/" if cloud.name == "azure" else ""
-        _storage(api, cloud, slug="missing", readonly=True, bucket=bucket, prefix=root.rstrip("/") or "x")
+        _storage(
+            api, cloud, slug="missing", readonly=True, bucket=bucket, prefix=root.rstrip("/") or "x"
+        )
         check = api.post("/api/teams/acme/storage/missing/check").json()
         assert check["ok"] is False
         assert {c["reason"] for c in check["checks"]} == {"STORAGE_BUCKET_NOT_FOUND"}
-        r = api.post(REGISTER, json={"dataset_slug": "darwin-py", "storage_slug": "missing", "items": [
-            {"name": "a.jpg", "storage_key": root + "a.jpg", "storage_thumbnail_key": root + "t.jpg",
-             "width": 4, "height": 4}]})
+        r = api.post(
+            REGISTER,
+            json={
+                "dataset_slug": "darwin-py",
+                "storage_slug": "missing",
+                "items": [
+                    {
+                        "name": "a.jpg",
+                        "storage_key": root + "a.jpg",
+                        "storage_thumbnail_key": root + "t.jpg",
+                        "width": 4,
+                        "height": 4,
+                    }
+                ],
+            },
+        )
         assert r.status_code == 200
         assert r.json()["blocked_items"][0]["slots"][0]["reason"] == "STORAGE_BUCKET_NOT_FOUND"
         assert cloud.secret not in r.text + json.dumps(check)
-
 
 
 # fake-gcs-server accepts any credentials, so only the emulators that check them are used here
@@ -158,20 +237,52 @@ class TestProvidersThroughTheApi:
 def test_wrong_credentials_are_reported(api, dataset, provider, request) -> None:
     if provider == "aws":
         auth = request.getfixturevalue("moto_auth")
-        body = {"provider": "aws", "bucket": S3_BUCKET, "region": "us-east-1", "endpoint_url": auth.endpoint,
-                "options": dict(FAST), "credentials": {"access_key_id": "AKIANOBODY", "secret_access_key": "wrong-secret-1"}}
+        body = {
+            "provider": "aws",
+            "bucket": S3_BUCKET,
+            "region": "us-east-1",
+            "endpoint_url": auth.endpoint,
+            "options": dict(FAST),
+            "credentials": {"access_key_id": "AKIANOBODY", "secret_access_key": "wrong-secret-1"},
+        }
     else:
-        body = {"provider": "azure", "bucket": AZURITE_ACCOUNT, "endpoint_url": request.getfixturevalue("azurite_endpoint"),
-                "options": dict(FAST), "credentials": {"account_key": AZURITE_KEY[:-12] + "wrong-secret-1="}}
-    r = api.post("/api/teams/acme/storage", json={**body, "name": "bad", "slug": "bad", "readonly": True,
-                                                  "prefix": AZ_CONTAINER})
+        body = {
+            "provider": "azure",
+            "bucket": AZURITE_ACCOUNT,
+            "endpoint_url": request.getfixturevalue("azurite_endpoint"),
+            "options": dict(FAST),
+            "credentials": {"account_key": AZURITE_KEY[:-12] + "wrong-secret-1="},
+        }
+    r = api.post(
+        "/api/teams/acme/storage",
+        json={**body, "name": "bad", "slug": "bad", "readonly": True, "prefix": AZ_CONTAINER},
+    )
     assert r.status_code == 200
     check = api.post("/api/teams/acme/storage/bad/check").json()
     assert check["ok"] is False
-    assert {c["reason"] for c in check["checks"]} <= {"STORAGE_INVALID_CREDENTIALS", "STORAGE_ACCESS_DENIED"}
-    reg = api.post(REGISTER, json={"dataset_slug": "darwin-py", "storage_slug": "bad", "items": [
-        {"name": "a.jpg", "storage_key": f"{AZ_CONTAINER}/a.jpg", "storage_thumbnail_key": f"{AZ_CONTAINER}/t.jpg",
-         "width": 4, "height": 4}]})
+    assert {c["reason"] for c in check["checks"]} <= {
+        "STORAGE_INVALID_CREDENTIALS",
+        "STORAGE_ACCESS_DENIED",
+    }
+    reg = api.post(
+        REGISTER,
+        json={
+            "dataset_slug": "darwin-py",
+            "storage_slug": "bad",
+            "items": [
+                {
+                    "name": "a.jpg",
+                    "storage_key": f"{AZ_CONTAINER}/a.jpg",
+                    "storage_thumbnail_key": f"{AZ_CONTAINER}/t.jpg",
+                    "width": 4,
+                    "height": 4,
+                }
+            ],
+        },
+    )
     assert reg.status_code == 200
-    assert reg.json()["blocked_items"][0]["slots"][0]["reason"] in {"STORAGE_INVALID_CREDENTIALS", "STORAGE_ACCESS_DENIED"}
+    assert reg.json()["blocked_items"][0]["slots"][0]["reason"] in {
+        "STORAGE_INVALID_CREDENTIALS",
+        "STORAGE_ACCESS_DENIED",
+    }
     assert "wrong-secret-1" not in json.dumps(check) + reg.text

@@ -200,7 +200,9 @@ class TestRecovery:
 
 
 class TestProgress:
-    def test_item_shows_job_progress_while_processing(self, api, ctx, dataset, bucket, put_file) -> None:
+    def test_item_shows_job_progress_while_processing(
+        self, api, ctx, dataset, bucket, put_file
+    ) -> None:
         from moorage.worker.repository import job_repository
 
         make_storage(api)
@@ -210,7 +212,12 @@ class TestProgress:
             job = session.query(Job).one()
             job_repository.heartbeat(session, job.id, {"done": 40, "total": 250})
         progress = _get(api, item["id"])["processing_progress"]
-        assert progress == {"jobs_total": 1, "jobs_done": 0, "sections_done": 40, "sections_total": 250}
+        assert progress == {
+            "jobs_total": 1,
+            "jobs_done": 0,
+            "sections_done": 40,
+            "sections_total": 250,
+        }
 
 
 def _dicom_with(bucket: Path, key: str, *, series: int, laterality: str) -> None:
@@ -228,9 +235,23 @@ class TestDicomLayout:
         make_storage(api)
         _dicom_with(bucket, "m/late.dcm", series=10, laterality="R")
         _dicom_with(bucket, "m/early.dcm", series=2, laterality="L")
-        (item,) = _register(api, [{"name": "mammo", "slots": [
-            {"slot_name": "late", "storage_key": "m/late.dcm", "file_name": "late.dcm"},
-            {"slot_name": "early", "storage_key": "m/early.dcm", "file_name": "early.dcm"}]}], **extra)
+        (item,) = _register(
+            api,
+            [
+                {
+                    "name": "mammo",
+                    "slots": [
+                        {"slot_name": "late", "storage_key": "m/late.dcm", "file_name": "late.dcm"},
+                        {
+                            "slot_name": "early",
+                            "storage_key": "m/early.dcm",
+                            "file_name": "early.dcm",
+                        },
+                    ],
+                }
+            ],
+            **extra,
+        )
         return item
 
     def test_layout_follows_the_files_metadata(self, api, dataset, bucket, runtime) -> None:
@@ -239,7 +260,9 @@ class TestDicomLayout:
         runtime.join()
         assert _get(api, item["id"])["layout"]["slots"] == ["early", "late"]
 
-    def test_ignore_dicom_layout_keeps_the_payload_order(self, api, dataset, bucket, runtime) -> None:
+    def test_ignore_dicom_layout_keeps_the_payload_order(
+        self, api, dataset, bucket, runtime
+    ) -> None:
         item = self._register_pair(api, bucket, options={"ignore_dicom_layout": True})
         runtime.join()
         assert _get(api, item["id"])["layout"]["slots"] == ["late", "early"]
