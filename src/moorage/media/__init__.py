@@ -6,6 +6,8 @@ folder. See each module's docstring for the layout it produces (images, video, d
 pdf).
 """
 
+from pathlib import Path
+
 from moorage.media.base import (
     DerivativeSink,
     DirectorySink,
@@ -15,7 +17,6 @@ from moorage.media.base import (
     SectionInfo,
     SlotResult,
 )
-from moorage.media.dicom_geometry import dicom_layout_key
 from moorage.media.images import make_thumbnail
 from moorage.media.probe import sniff_kind
 from moorage.media.process import process_slot
@@ -33,3 +34,11 @@ __all__ = [
     "process_slot",
     "sniff_kind",
 ]
+
+
+def dicom_layout_key(path: Path) -> tuple[int, str, str]:
+    """``(series number, laterality, view position)`` of a DICOM file, read from its header only;
+    the sort key for arranging a multi-slot DICOM item. Missing values sort first (0, "")."""
+    from moorage.media.dicom_geometry import dicom_layout_key as key
+
+    return key(path)

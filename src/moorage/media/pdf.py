@@ -4,11 +4,13 @@ Pages render at 150 DPI (A4 -> 1240x1754), reduced for very large pages so no si
 4000 px. hq is a PNG (text stays crisp), lq a JPEG per the lq size rule; the thumbnail is
 page 1. Slot width/height are page 1's rendered size; ``metadata.pages`` is the page count,
 ``metadata.dpi`` the resolution of page 1 and ``metadata.page_size_pt`` its size in points.
-Pages render one at a time; PDFium is not thread-safe, so nothing here runs in parallel.
+Pages render one at a time. PDFium is not thread-safe (not even across documents), so a
+process-wide lock serialises PDF work; encoding the rendered pages happens outside it.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ __all__ = ["DPI", "MAX_SIDE", "process_pdf"]
 
 DPI = 150
 MAX_SIDE = 4000
+_PDFIUM = threading.Lock()
 
 
 def _scale(width_pt: float, height_pt: float) -> float:
@@ -34,27 +37,30 @@ def process_pdf(
 ) -> SlotResult:
     if not sources:
         raise MediaError("no file given", stage="probe")
-    try:
-        doc = pdfium.PdfDocument(str(sources[0]))
-    except (pdfium.PdfiumError, OSError) as exc:
-        raise MediaError(f"not a readable PDF: {exc}", stage="probe") from exc
-    try:
+    with _PDFIUM:
+        try:
+            doc = pdfium.PdfDocument(str(sources[0]))
+        except (pdfium.PdfiumError, OSError) as exc:
+            raise MediaError(f"not a readable PDF: {exc}", stage="probe") from exc
         count = len(doc)
-        if count == 0:
-            raise MediaError("the PDF has no pages", stage="pages")
-        sections = []
-        metadata: dict[str, Any] = {"pages": count}
+    if count == 0:
+        raise MediaError("the PDF has no pages", stage="pages")
+    sections = []
+    metadata: dict[str, Any] = {"pages": count}
+    try:
         for index in range(count):
-            try:
-                page = doc[index]
+            with _PDFIUM:
                 try:
-                    width_pt, height_pt = page.get_size()
-                    scale = _scale(width_pt, height_pt)
-                    image = page.render(scale=scale).to_pil()
-                finally:
-                    page.close()
-            except pdfium.PdfiumError as exc:
-                raise MediaError(f"cannot render page {index + 1}: {exc}", stage="pages") from exc
+                    page = doc[index]
+                    try:
+                        width_pt, height_pt = page.get_size()
+                        scale = _scale(width_pt, height_pt)
+                        image = page.render(scale=scale).to_pil()
+                    finally:
+                        page.close()
+                except pdfium.PdfiumError as exc:
+                    message = f"cannot render page {index + 1}: {exc}"
+                    raise MediaError(message, stage="pages") from exc
             sections.append(write_section(sink, index + 1, image, hq_format="png"))
             if index == 0:
                 thumb, _, _ = thumbnail_of(image)
@@ -64,7 +70,8 @@ def process_pdf(
             if progress:
                 progress(index + 1, count)
     finally:
-        doc.close()
+        with _PDFIUM:
+            doc.close()
     first = sections[0]
     metadata.update(width=first.width, height=first.height)
     return SlotResult(first.width, first.height, count, metadata, sections, THUMBNAIL_NAME)
