@@ -294,7 +294,25 @@ class Backend:
 PROVIDERS = ["local", "aws", "azure", "gcp"]
 
 
-@pytest.fixture(params=PROVIDERS)
+CLOUDS = ["aws", "azure", "gcp"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "providers(*names): run a backend test only on these providers"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``backend`` runs on every provider, or on those a ``providers`` marker names: a case
+    that does not apply to a provider is never collected for it, rather than skipped."""
+    if "backend" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("providers")
+        names = list(marker.args) if marker else PROVIDERS
+        metafunc.parametrize("backend", names, indirect=True)
+
+
+@pytest.fixture
 def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Backend:
     name: str = request.param
     if name == "local":
