@@ -51,24 +51,33 @@ def write_video(
     audio: bool = False,
     pts_of: Callable[[int], int] | None = None,
     time_base: str | None = None,
+    colour: tuple[int, int, int] | None = None,
+    bt709: bool = False,
 ) -> Path:
     """Encode a real clip with PyAV; frame ``i`` is a flat ``frame_colour(i)`` with a white
-    top-left marker, so tests can tell frames and orientation apart after decoding."""
+    top-left marker, so tests can tell frames and orientation apart after decoding. ``colour``
+    paints every frame one flat colour instead; ``bt709`` converts and tags the stream as
+    BT.709 (as HD cameras do) instead of the default BT.601."""
     width, height = size
     with av.open(str(path), "w") as out:
         stream = out.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         if time_base:
             stream.codec_context.time_base = Fraction(time_base)
+        if bt709:
+            stream.codec_context.colorspace = 1
         if rotation is not None:
             stream.set_display_rotation(rotation)
         audio_stream = out.add_stream("aac", rate=44100) if audio else None
         n = round(seconds * fps)
         for i in range(n):
             arr = np.empty((height, width, 3), dtype=np.uint8)
-            arr[:] = frame_colour(i)
-            arr[: height // 4, : width // 4] = 255
+            arr[:] = colour or frame_colour(i)
+            if colour is None:
+                arr[: height // 4, : width // 4] = 255
             frame = av.VideoFrame.from_ndarray(arr, format="rgb24")
+            if bt709:
+                frame = frame.reformat(format="yuv420p", dst_colorspace="ITU709", dst_color_range=1)
             frame.pts = pts_of(i) if pts_of else i
             if time_base:
                 frame.time_base = Fraction(time_base)

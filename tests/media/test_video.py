@@ -166,6 +166,21 @@ class TestStreams:
         assert hq[-20:, :20].mean() > 240
         assert hq[:20, :20].mean() < 200
 
+    @pytest.mark.parametrize(("rotation", "corner"), [(180, (-1, -1)), (270, (0, -1))])
+    def test_other_rotations(
+        self, tmp_path: Path, sink: MemorySink, rotation: int, corner: tuple[int, int]
+    ) -> None:
+        path = write_video(tmp_path / "rot.mp4", seconds=0.2, size=(320, 160), rotation=rotation)
+        result = process_slot("video", [path], sink=sink)
+        expected = (160, 320) if rotation == 270 else (320, 160)
+        assert (result.width, result.height) == expected
+        hq = np.asarray(decode_jpeg(sink["sections/high/000000001.jpg"]))
+        rows = slice(-20, None) if corner[0] == -1 else slice(0, 20)
+        cols = slice(-20, None) if corner[1] == -1 else slice(0, 20)
+        assert hq[rows, cols].mean() > 240
+        lq = decode_jpeg(sink["sections/low/000000001.jpg"])
+        assert lq.size == expected
+
     def test_audio_stream_is_ignored(self, tmp_path: Path, sink: MemorySink) -> None:
         path = write_video(tmp_path / "av.mkv", seconds=1.0, audio=True)
         result = process_slot("video", [path], sink=sink)
@@ -188,6 +203,18 @@ class TestStreams:
         assert times[:3] == pytest.approx([0.0, 0.1, 0.2])
         assert times[10:13] == pytest.approx([1.0, 1.025, 1.05])
         assert result.metadata["native_fps"] > 0
+
+
+class TestColour:
+    @pytest.mark.parametrize("bt709", [False, True])
+    def test_colours_match_the_source(self, tmp_path: Path, sink: MemorySink, bt709: bool) -> None:
+        # JPEG means full-range BT.601: a BT.709 clip must be converted, not copied.
+        colour = (200, 60, 40)
+        path = write_video(tmp_path / "c.mp4", seconds=0.2, colour=colour, bt709=bt709)
+        process_slot("video", [path], sink=sink)
+        for name in ("sections/high/000000001.jpg", "sections/low/000000001.jpg"):
+            mean = np.asarray(decode_jpeg(sink[name])).reshape(-1, 3).mean(axis=0)
+            assert mean == pytest.approx(colour, abs=4)
 
 
 class TestErrors:

@@ -6,18 +6,18 @@ listed in ``frames_manifest.txt``; it is visible, and becomes the next section, 
 ``n == int(visible_so_far * step)``. Sampling follows frame numbers, also for variable frame
 rate files, as V7 does; each manifest line carries the frame's real timestamp.
 
-Derivatives per visible frame ``k`` (1-based): ``sections/high/{k:09d}.jpg`` (full size, JPEG q90)
-and ``sections/low/{k:09d}.jpg`` (lq size rule, JPEG q75). ``thumbnail.jpg`` comes from the
-middle frame (``frames // 2`` from the container's frame count or duration x fps; the last
+Derivatives per visible frame ``k`` (1-based): ``sections/high/{k:09d}.jpg`` (full size, MJPEG
+qscale 2) and ``sections/low/{k:09d}.jpg`` (lq size rule, qscale 5); see ``frames.py``.
+``thumbnail.jpg`` comes from the middle frame (``frames // 2`` from the container's frame count
+or duration x fps; the last
 frame when the stream is shorter than announced). moorage makes no HLS segments, so every
 manifest line is in segment 0: ``{n}:0:{visibility}:{pts_seconds}``.
 
 Speed and memory: the calling thread demuxes and decodes (FFmpeg frame/slice threads,
-``thread_type="AUTO"``); a small thread pool converts (swscale, straight to RGBX so Pillow maps
-the buffer without a copy), scales the lq frame in swscale, and JPEG-encodes with
-libjpeg-turbo, all outside the GIL. At most ``2 x workers + 2`` frames are in flight and
-results reach the sink in order from the calling thread, so memory stays flat whatever the
-length.
+``thread_type="AUTO"``); a thread pool (one per core) converts and scales in swscale and
+encodes with FFmpeg's MJPEG encoder, all outside the GIL. At most ``2 x workers + 2`` frames are
+in flight and results reach the sink in order from the calling thread, so memory stays flat
+whatever the length.
 
 Rotation metadata (display matrix; multiples of 90 degrees) is applied to every derivative and
 ``width``/``height`` are the displayed size. Audio, subtitle and data streams are discarded;
@@ -40,7 +40,6 @@ from pathlib import Path
 from typing import Any
 
 import av
-from PIL import Image
 
 from moorage.media.base import (
     MANIFEST_NAME,
@@ -53,21 +52,11 @@ from moorage.media.base import (
     hq_name,
     lq_name,
 )
-from moorage.media.render import (
-    HQ_JPEG_QUALITY,
-    LQ_JPEG_QUALITY,
-    encode_jpeg,
-    lq_size,
-    thumbnail_of,
-)
+from moorage.media.frames import EncodedFrame, encode_frame, frame_thumbnail
 
 __all__ = ["VideoInfo", "probe_video", "process_video", "sampling_step"]
 
-_ROTATIONS = {
-    90: Image.Transpose.ROTATE_90,
-    180: Image.Transpose.ROTATE_180,
-    270: Image.Transpose.ROTATE_270,
-}
+_ROTATIONS = (90, 180, 270)
 
 
 @dataclass
@@ -131,51 +120,6 @@ def probe_video(path: Path) -> VideoInfo:
         return _info(container, _video_stream(container))
 
 
-@dataclass
-class _Encoded:
-    section: int
-    hq: bytes
-    lq: bytes
-    thumb: tuple[bytes, int, int] | None
-    width: int
-    height: int
-
-
-def _as_image(frame: Any) -> Image.Image:
-    plane = frame.planes[0]
-    return Image.frombuffer(
-        "RGBX", (frame.width, frame.height), plane, "raw", "RGBX", plane.line_size, 1
-    )
-
-
-def _encode(frame: Any, section: int, rotation: int, want_thumb: bool) -> _Encoded:
-    """Runs in the pool: swscale and libjpeg-turbo both release the GIL."""
-    full = _as_image(frame.reformat(format="rgb0"))
-    transpose = _ROTATIONS.get(rotation)
-    if transpose is not None:
-        full = full.transpose(transpose)
-    width, height = full.size
-    hq = encode_jpeg(full, HQ_JPEG_QUALITY)
-    lw, lh = lq_size(width, height)
-    if (lw, lh) == (width, height):
-        small = full
-    else:
-        # Scale in the stored orientation, then rotate the (smaller) result.
-        sw, sh = (lh, lw) if rotation in (90, 270) else (lw, lh)
-        small = _as_image(frame.reformat(width=sw, height=sh, format="rgb0", interpolation="AREA"))
-        if transpose is not None:
-            small = small.transpose(transpose)
-    lq = encode_jpeg(small, LQ_JPEG_QUALITY)
-    thumb = thumbnail_of(small) if want_thumb else None
-    return _Encoded(section, hq, lq, thumb, width, height)
-
-
-def _thumb_only(frame: Any, rotation: int) -> tuple[bytes, int, int]:
-    img = _as_image(frame.reformat(format="rgb0"))
-    transpose = _ROTATIONS.get(rotation)
-    return thumbnail_of(img.transpose(transpose) if transpose is not None else img)
-
-
 def _pts_text(seconds: float) -> str:
     text = f"{seconds:.6f}".rstrip("0").rstrip(".")
     return text if text not in ("", "-0") else "0"
@@ -190,18 +134,18 @@ class _Pipeline:
         self.expected = max(expected, 1)
         self.workers = max(2, os.cpu_count() or 2)
         self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="moorage-video")
-        self.pending: deque[Future[_Encoded]] = deque()
+        self.pending: deque[Future[EncodedFrame]] = deque()
         self.sections: list[SectionInfo] = []
         self.thumb: tuple[bytes, int, int] | None = None
         self.frames_seen = 0
         self._report_every = max(1, self.expected // 100)
 
     def submit(self, frame: Any, section: int, rotation: int, want_thumb: bool) -> None:
-        self.pending.append(self.pool.submit(_encode, frame, section, rotation, want_thumb))
+        self.pending.append(self.pool.submit(encode_frame, frame, section, rotation, want_thumb))
         while len(self.pending) > 2 * self.workers + 2:
             self._deliver(self.pending.popleft())
 
-    def _deliver(self, future: Future[_Encoded]) -> None:
+    def _deliver(self, future: Future[EncodedFrame]) -> None:
         try:
             done = future.result()
         except (OSError, ValueError, av.FFmpegError) as exc:
@@ -265,14 +209,14 @@ def process_video(
                     visible += 1
                     pipe.submit(frame, visible, rotation, want_thumb)
                 elif want_thumb:
-                    pipe.thumb = _thumb_only(frame, rotation)
+                    pipe.thumb = frame_thumbnail(frame, rotation)
                 seconds = frame.time if frame.time is not None else n / (info.native_fps or 1.0)
                 manifest.append(f"{n}:0:{int(is_visible)}:{_pts_text(seconds)}")
                 last_frame = frame
                 pipe.tick()
             pipe.finish()
             if pipe.thumb is None and last_frame is not None:
-                pipe.thumb = _thumb_only(last_frame, rotation)
+                pipe.thumb = frame_thumbnail(last_frame, rotation)
         finally:
             pipe.close()
     result = _result(info, fps, as_frames, rotation, pipe, manifest, sink, progress)
