@@ -99,7 +99,7 @@ class DirectorySink:
         path.write_bytes(data)
 
 
-@dataclass
+@dataclass(slots=True)
 class SectionInfo:
     """One section of a slot: a page, a frame or a slice. ``index`` is 1-based."""
 
