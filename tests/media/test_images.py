@@ -63,6 +63,15 @@ class TestThumbnail:
         reference = np.asarray(decode_jpeg(_jpeg(slow, 50))).astype(np.int16)
         assert np.abs(fast - reference).mean() < 3.0
 
+    @pytest.mark.parametrize("mode", ["L", "CMYK"])
+    def test_grey_and_cmyk_jpegs(self, tmp_path: Path, mode: str) -> None:
+        path = save(photo(1200, 900).convert(mode), tmp_path / "p.jpg", quality=90)
+        data, w, h = make_thumbnail(path)
+        thumb = decode_jpeg(data)
+        assert (w, h) == thumb.size == (267, 200)
+        assert thumb.mode == ("L" if mode == "L" else "RGB")
+        assert np.asarray(thumb.convert("L"))[:20, :20].mean() > 230  # the white marker
+
     def test_accepts_bytes_and_file_objects(self, tmp_path: Path) -> None:
         data = _jpeg(photo(800, 600), 90)
         assert make_thumbnail(data)[1:] == (267, 200)
