@@ -14,10 +14,11 @@ frame when the stream is shorter than announced). moorage makes no HLS segments,
 manifest line is in segment 0: ``{n}:0:{visibility}:{pts_seconds}``.
 
 Speed and memory: the calling thread demuxes and decodes (FFmpeg frame/slice threads,
-``thread_type="AUTO"``); a thread pool (one per core) converts and scales in swscale and
-encodes with FFmpeg's MJPEG encoder, all outside the GIL. At most ``2 x workers + 2`` frames are
-in flight and results reach the sink in order from the calling thread, so memory stays flat
-whatever the length.
+``thread_type="AUTO"``); a thread pool (one per usable core, at most 8) converts and scales in
+swscale and JPEG-encodes with libjpeg-turbo, all outside the GIL (``frames.py``). At most
+``2 x workers + 2`` frames are in flight (fewer for large frames: their decoded pictures stay
+under ~256 MB), and results reach the sink in order from the calling thread, so memory stays
+flat whatever the length.
 
 Rotation metadata (display matrix; multiples of 90 degrees) is applied to every derivative and
 ``width``/``height`` are the displayed size. Audio, subtitle and data streams are discarded;
@@ -126,14 +127,31 @@ def _pts_text(seconds: float) -> str:
     return text if text not in ("", "-0") else "0"
 
 
+_QUEUE_BYTES = 256 * 1024 * 1024
+_MAX_WORKERS = 8
+
+
+def _workers() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))  # honours CPU pinning and container limits
+    except AttributeError:
+        cores = os.cpu_count() or 2
+    return max(2, min(cores, _MAX_WORKERS))
+
+
 class _Pipeline:
     """Decode in the caller's thread, encode in a pool, deliver in order to the sink."""
 
-    def __init__(self, sink: DerivativeSink, progress: Progress | None, expected: int) -> None:
+    def __init__(
+        self, sink: DerivativeSink, progress: Progress | None, expected: int, frame_bytes: int
+    ) -> None:
         self.sink = sink
         self.progress = progress
         self.expected = max(expected, 1)
-        self.workers = max(2, os.cpu_count() or 2)
+        self.workers = _workers()
+        self.in_flight = max(
+            self.workers + 1, min(2 * self.workers + 2, _QUEUE_BYTES // frame_bytes)
+        )
         self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="moorage-video")
         self.pending: deque[Future[EncodedFrame]] = deque()
         self.sections: list[SectionInfo] = []
@@ -143,7 +161,7 @@ class _Pipeline:
 
     def submit(self, frame: Any, section: int, rotation: int, want_thumb: bool) -> None:
         self.pending.append(self.pool.submit(encode_frame, frame, section, rotation, want_thumb))
-        while len(self.pending) > 2 * self.workers + 2:
+        while len(self.pending) > self.in_flight:
             self._deliver(self.pending.popleft())
 
     def _deliver(self, future: Future[EncodedFrame]) -> None:
@@ -193,7 +211,7 @@ def process_video(
         info = _info(container, stream)
         step = sampling_step(info.native_fps, fps)
         middle = info.frames // 2
-        pipe = _Pipeline(sink, progress, info.frames)
+        pipe = _Pipeline(sink, progress, info.frames, max(1, info.width * info.height * 3 // 2))
         # One short line per frame: ~30 MB for ten hours at 30 fps, so kept in memory.
         manifest = io.StringIO()
         total = 0
