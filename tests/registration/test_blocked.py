@@ -291,3 +291,31 @@ class TestConcurrency:
         assert sum(len(r["items"]) for r in results) == 1
         assert sum(len(r["blocked_items"]) for r in results) == 3
         assert len(api.get("/api/v2/teams/acme/items").json()["items"]) == 1
+
+
+class TestOutOfRangeNumbers:
+    @pytest.mark.parametrize(
+        ("field", "reason"),
+        [
+            ({"width": 2**40, "height": 5}, "INVALID_DIMENSIONS"),
+            ({"size_bytes": 2**70}, "INVALID_FIELD"),
+            ({"sections": [{"section_index": 2**40}]}, "INVALID_SECTIONS"),
+        ],
+    )
+    def test_slot_numbers_beyond_the_columns_are_blocked(
+        self, api, dataset, rw_storage, put_file, field, reason
+    ) -> None:
+        put_file("a.jpg")
+        body = _register(
+            api, [{"name": "a.jpg", "slots": [{"slot_name": "0", "storage_key": "a.jpg", **field}]}]
+        )
+        assert _reason(body) == reason
+
+    def test_priority_beyond_32_bits_is_blocked(self, api, dataset, rw_storage, put_file) -> None:
+        put_file("a.jpg")
+        body = _register(api, [{"name": "a.jpg", "storage_key": "a.jpg", "priority": 2**40}])
+        assert _reason(body) == "INVALID_FIELD"
+
+    def test_huge_ids_in_paths_and_filters_are_4xx(self, api, dataset) -> None:
+        assert api.get(f"/api/datasets/{2**40}").status_code == 422
+        assert api.get(f"/api/v2/teams/acme/items?dataset_ids={2**40}").status_code == 400

@@ -2,12 +2,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Path
 
 from moorage.datasets.service import dataset_service
 from moorage.deps import SessionDep, TeamDep
 
 router = APIRouter(tags=["datasets"])
+
+#: dataset ids are 32-bit; anything larger is a 422, not a database overflow
+DatasetId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 @router.get("/datasets")
@@ -24,11 +29,11 @@ def create_dataset(
 
 
 @router.get("/datasets/{dataset_id}")
-def get_dataset(session: SessionDep, team: TeamDep, dataset_id: int) -> dict[str, Any]:
+def get_dataset(session: SessionDep, team: TeamDep, dataset_id: DatasetId) -> dict[str, Any]:
     return dataset_service.render_one(session, team, dataset_service.get(session, team, dataset_id))
 
 
 @router.put("/datasets/{dataset_id}/archive")
-def archive_dataset(session: SessionDep, team: TeamDep, dataset_id: int) -> dict[str, Any]:
+def archive_dataset(session: SessionDep, team: TeamDep, dataset_id: DatasetId) -> dict[str, Any]:
     dataset = dataset_service.archive(session, team, dataset_id)
     return dataset_service.render_one(session, team, dataset)

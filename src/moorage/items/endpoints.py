@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import mimetypes
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
 from moorage.deps import BaseUrlDep, CtxDep, PathTeamDep, SessionDep
@@ -73,7 +73,7 @@ def get_section_file(
     ctx: CtxDep,
     item_id: str,
     slot_name: str,
-    section: int,
+    section: Annotated[int, Path(ge=1, le=2**31 - 1)],
     quality: Literal["hq", "lq"],
 ) -> Response:
     target = resolve_file(

@@ -35,11 +35,14 @@ class Page:
     descending: bool = False
 
 
-def _ints(values: Iterable[str], name: str) -> list[int]:
+def _ints(values: Iterable[Any], name: str) -> list[int]:
     try:
-        return [int(v) for v in values]
-    except ValueError:
+        out = [int(v) for v in values]
+    except (ValueError, TypeError):
         raise BadRequest(f"{name} must hold integers.", field=name) from None
+    if any(not 0 <= v < 2**31 for v in out):  # dataset ids are 32-bit integers
+        raise BadRequest(f"{name} holds an id out of range.", field=name)
+    return out
 
 
 def _uuids(values: Iterable[Any], name: str) -> list[uuid.UUID]:

@@ -102,7 +102,7 @@ def item_json(
         "tag_values": {k: v for k, v in tags.items() if v is not None},
         "inserted_at": item["inserted_at"],
         "updated_at": item["updated_at"],
-                "slots": rendered,
+        "slots": rendered,
     }
     if "seq" in item:
         out["cursor"] = encode_cursor(sort_value, item["seq"])

@@ -40,10 +40,13 @@ def _bool(value: Any, field: str) -> bool:
     raise Blocked("INVALID_FIELD", f"{field} must be true or false, not {value!r}.", field=field)
 
 
+INT32 = 2**31 - 1
+
+
 def _positive_int(value: Any, field: str) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= INT32:
         raise Blocked(
             "INVALID_DIMENSIONS",
             f"{field} must be a positive integer (pixels), not {value!r}.",
@@ -108,7 +111,7 @@ def _sections(raw: Any) -> list[SectionIn]:
         if not isinstance(s, dict):
             raise Blocked("INVALID_SECTIONS", f"sections[{i}] must be an object.", field="sections")
         index = s.get("section_index", i + 1)
-        if isinstance(index, bool) or not isinstance(index, int) or index < 1:
+        if isinstance(index, bool) or not isinstance(index, int) or not 1 <= index <= INT32:
             raise Blocked(
                 "INVALID_SECTIONS",
                 f"sections[{i}].section_index must be a positive integer (1-based).",
@@ -167,7 +170,9 @@ def _slot(raw: dict[str, Any], default_name: str) -> SlotIn:
         slot.width = _positive_int(raw.get("width"), "width")
         slot.height = _positive_int(raw.get("height"), "height")
         size = raw.get("size_bytes")
-        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+        if size is not None and (
+            isinstance(size, bool) or not isinstance(size, int) or not 0 <= size < 2**63
+        ):
             raise Blocked(
                 "INVALID_FIELD", "size_bytes must be a non-negative integer.", field="size_bytes"
             )
@@ -253,8 +258,8 @@ def normalize_item(index: int, raw: Any) -> ItemIn:
     try:
         item.tags = _tags(raw.get("tags"))
         priority = raw.get("priority", 0)
-        if isinstance(priority, bool) or not isinstance(priority, int):
-            raise Blocked("INVALID_FIELD", "priority must be an integer.", field="priority")
+        if isinstance(priority, bool) or not isinstance(priority, int) or abs(priority) > INT32:
+            raise Blocked("INVALID_FIELD", "priority must be a 32-bit integer.", field="priority")
         item.priority = priority
         names = [s.slot_name for s in item.slots]
         layout = raw.get("layout")
