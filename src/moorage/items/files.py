@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from moorage.context import AppContext
 from moorage.errors import NotFound
 from moorage.items.repository import item_repository
-from moorage.models import Section, Slot, Team
+from moorage.items.service import find_item
+from moorage.models import Team
 from moorage.storage.base import StorageAdapter
 from moorage.storages.repository import storage_repository
 
@@ -38,16 +37,8 @@ def resolve_file(
     section: int | None = None,
 ) -> FileTarget:
     """``what``: ``file``, ``thumbnail``, ``hq`` or ``lq`` (the last two need ``section``)."""
-    try:
-        uid = uuid.UUID(item_id)
-    except ValueError:
-        raise NotFound(f"Item {item_id!r} does not exist.", field="item_id") from None
-    item = item_repository.get(session, team, uid)
-    if item is None:
-        raise NotFound(f"Item {item_id!r} does not exist.", field="item_id")
-    slot = session.scalars(
-        select(Slot).where(Slot.item_id == uid, Slot.slot_name == slot_name)
-    ).one_or_none()
+    uid, item = find_item(session, team, item_id)
+    slot = item_repository.slot_by_name(session, uid, slot_name)
     if slot is None:
         raise NotFound(f"Item has no slot {slot_name!r}.", field="slot_name")
     storage = (
@@ -64,9 +55,7 @@ def resolve_file(
         if not slot.storage_thumbnail_key:
             raise _missing("thumbnail yet")
         return FileTarget(adapter, slot.storage_thumbnail_key, "thumbnail.jpg")
-    row = session.scalars(
-        select(Section).where(Section.slot_id == slot.id, Section.section_index == section)
-    ).one_or_none()
+    row = item_repository.section(session, slot.id, section)
     if row is None:
         raise NotFound(f"Slot {slot_name!r} has no section {section}.", field="section")
     key = row.storage_hq_key if what == "hq" else row.storage_lq_key

@@ -132,6 +132,16 @@ class ItemRepository:
             .one_or_none()
         )
 
+    def slot_by_name(self, session: Session, item_id: uuid.UUID, slot_name: str) -> Slot | None:
+        return session.scalars(
+            select(Slot).where(Slot.item_id == item_id, Slot.slot_name == slot_name)
+        ).one_or_none()
+
+    def section(self, session: Session, slot_id: uuid.UUID, index: int | None) -> Section | None:
+        return session.scalars(
+            select(Section).where(Section.slot_id == slot_id, Section.section_index == index)
+        ).one_or_none()
+
     def slots_of(
         self, session: Session, item_ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, list[RowMapping]]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
 
 from moorage.datasets.repository import dataset_repository
@@ -13,6 +14,18 @@ from moorage.items.serialize import item_json
 from moorage.kit.cursor import decode_cursor, encode_cursor
 from moorage.models import Team
 from moorage.worker.repository import job_repository
+
+
+def find_item(session: Session, team: Team, item_id: str) -> tuple[uuid.UUID, RowMapping]:
+    """The team's item with this id, or 404 (also for ids that are not UUIDs)."""
+    try:
+        uid = uuid.UUID(item_id)
+    except ValueError:
+        raise NotFound(f"Item {item_id!r} does not exist.", field="item_id") from None
+    row = item_repository.get(session, team, uid)
+    if row is None:
+        raise NotFound(f"Item {item_id!r} does not exist.", field="item_id")
+    return uid, row
 
 
 class ItemService:
@@ -48,13 +61,7 @@ class ItemService:
         }
 
     def get(self, session: Session, team: Team, item_id: str, *, base_url: str) -> dict[str, Any]:
-        try:
-            uid = uuid.UUID(item_id)
-        except ValueError:
-            raise NotFound(f"Item {item_id!r} does not exist.", field="item_id") from None
-        row = item_repository.get(session, team, uid)
-        if row is None:
-            raise NotFound(f"Item {item_id!r} does not exist.", field="item_id")
+        uid, row = find_item(session, team, item_id)
         slots = item_repository.slots_of(session, [uid]).get(uid, [])
         sections = item_repository.sections_of(session, [s["id"] for s in slots])
         tags = item_repository.tags_of(session, [uid]).get(uid, {})
