@@ -185,7 +185,7 @@ def main() -> int:
     work = args.workdir / "video"
     work.mkdir(parents=True, exist_ok=True)
     print(f"{os.cpu_count()} CPUs; PyAV {av.__version__}")
-    for name in args.contents.split(","):
+    for name in filter(None, args.contents.split(",")):
         t0 = time.perf_counter()
         clip = make_clip(work / f"{name}_1080p30_30s.mp4", name, 30, (1920, 1080))
         print(f"(clip ready in {time.perf_counter() - t0:.0f} s)")

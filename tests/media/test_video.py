@@ -181,6 +181,30 @@ class TestStreams:
         lq = decode_jpeg(sink["sections/low/000000001.jpg"])
         assert lq.size == expected
 
+    def test_two_video_streams_use_one(self, tmp_path: Path, sink: MemorySink) -> None:
+        import av
+
+        path = tmp_path / "two.mkv"
+        with av.open(str(path), "w") as out:
+            small = out.add_stream("libx264", rate=25)
+            small.width, small.height, small.pix_fmt = 160, 120, "yuv420p"
+            big = out.add_stream("libx264", rate=25)
+            big.width, big.height, big.pix_fmt = 320, 240, "yuv420p"
+            for i in range(10):
+                for stream in (small, big):
+                    arr = np.full((stream.height, stream.width, 3), i * 20, dtype=np.uint8)
+                    frame = av.VideoFrame.from_ndarray(arr, format="rgb24")
+                    frame.pts = i
+                    for packet in stream.encode(frame):
+                        out.mux(packet)
+            for stream in (small, big):
+                for packet in stream.encode():
+                    out.mux(packet)
+        result = process_slot("video", [path], sink=sink)
+        assert result.metadata["total_frames"] == 10
+        assert (result.width, result.height) in {(160, 120), (320, 240)}
+        assert {s.width for s in result.sections} == {result.width}
+
     def test_audio_stream_is_ignored(self, tmp_path: Path, sink: MemorySink) -> None:
         path = write_video(tmp_path / "av.mkv", seconds=1.0, audio=True)
         result = process_slot("video", [path], sink=sink)
