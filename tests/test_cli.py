@@ -214,3 +214,57 @@ def test_create_storage_from_the_cli(env, tmp_path) -> None:
         cwd=tmp_path,
     )
     assert bad.returncode == 1 and "outside the allowed roots" in bad.stderr
+
+
+def test_prepare_then_register_on_read_only_storage(env, tmp_path, server) -> None:
+    """The read-only flow end to end: moorage prepare, copy to the bucket, register, serve."""
+    from tests.helpers import jpeg_bytes, make_video
+
+    url, data_dir = server
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "car.jpg").write_bytes(jpeg_bytes(1200, 800))
+    (src / "clip.mp4").write_bytes(make_video(seconds=1, fps=10))
+    (src / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    bucket = data_dir / "storage" / "media"
+    out = run_cli(
+        "prepare",
+        str(src / "car.jpg"),
+        str(src / "clip.mp4"),
+        str(src / "broken.png"),
+        "--out",
+        str(bucket),
+        "--key-prefix",
+        "uploads",
+        "--dataset",
+        "cars",
+        "--storage",
+        "media",
+        env=env,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 1 and "broken.png" in out.stderr
+    payload = json.loads(out.stdout)
+    assert "errors" not in payload and len(payload["items"]) == 2
+    for f in ("car.jpg", "clip.mp4"):
+        shutil.copyfile(src / f, bucket / "uploads" / f)
+    created = json.loads(
+        run_cli(
+            "admin", "create-team", "acme", "--data-dir", str(data_dir), env=env, cwd=tmp_path
+        ).stdout
+    )
+    h = {"Authorization": f"ApiKey {created['api_key']}"}
+    httpx.post(f"{url}/api/datasets", json={"name": "cars"}, headers=h).raise_for_status()
+    httpx.post(
+        f"{url}/api/teams/acme/storage",
+        headers=h,
+        json={"name": "media", "provider": "local", "bucket": "media", "readonly": True},
+    ).raise_for_status()
+    body = httpx.post(
+        f"{url}/api/v2/teams/acme/items/register_existing", json=payload, headers=h
+    ).json()
+    assert body["blocked_items"] == []
+    video = next(i for i in body["items"] if i["name"] == "clip.mp4")
+    assert video["processing_status"] == "complete" and video["slots"][0]["total_sections"] == 10
+    thumb = httpx.get(video["slots"][0]["thumbnail_url"], headers=h)
+    assert thumb.status_code == 200 and thumb.content[:3] == b"\xff\xd8\xff"

@@ -164,6 +164,39 @@ def create_key(
     _print({"api_key": key})
 
 
+@app.command()
+def prepare(
+    files: Annotated[list[Path], typer.Argument(help="Local images, videos, DICOM, NIfTI, PDFs.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder laid out like the bucket.")],
+    key_prefix: Annotated[str, typer.Option(help="Where in the bucket the files will live.")] = "",
+    fps: Annotated[float | None, typer.Option(help="Video sampling rate; default native.")] = None,
+    dataset: Annotated[str | None, typer.Option(help="dataset_slug to put in the payload.")] = None,
+    storage: Annotated[str | None, typer.Option(help="storage_slug to put in the payload.")] = None,
+) -> None:
+    """Make thumbnails, frames, slices and pages locally for READ-ONLY storage.
+
+    Writes them under --out (upload that folder to the bucket) and prints a register_existing
+    payload with every read-only field filled in. Exits 1 if a file could not be processed.
+    """
+    from moorage.prepare import prepare as run_prepare
+
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        typer.echo(f"error: not a file: {', '.join(missing)}", err=True)
+        raise typer.Exit(2)
+    payload = run_prepare(files, out, key_prefix=key_prefix.strip("/"), fps=fps)
+    errors = payload.pop("errors", [])
+    for err in errors:
+        typer.echo(f"error: {err['file']}: {err['stage']}: {err['message']}", err=True)
+    if dataset:
+        payload["dataset_slug"] = dataset
+    if storage:
+        payload["storage_slug"] = storage
+    _print(payload)
+    if errors:
+        raise typer.Exit(1)
+
+
 def _pairs(values: list[str] | None, what: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for value in values or []:
