@@ -72,6 +72,12 @@ class TestThumbnail:
         assert thumb.mode == ("L" if mode == "L" else "RGB")
         assert np.asarray(thumb.convert("L"))[:20, :20].mean() > 230  # the white marker
 
+    def test_mpo_uses_the_primary_image(self, tmp_path: Path) -> None:
+        path = tmp_path / "stereo.mpo"
+        photo(800, 600).save(path, "MPO", save_all=True, append_images=[photo(800, 600, 1)])
+        data, w, h = make_thumbnail(path)
+        assert (w, h) == decode_jpeg(data).size == (267, 200)
+
     def test_accepts_bytes_and_file_objects(self, tmp_path: Path) -> None:
         data = _jpeg(photo(800, 600), 90)
         assert make_thumbnail(data)[1:] == (267, 200)

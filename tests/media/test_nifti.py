@@ -143,6 +143,16 @@ class TestFormats:
         pixels = hq(sink, 11)
         assert pixels.max() > pixels.min()
 
+    def test_rgb_voxels(self, tmp_path: Path, sink: MemorySink) -> None:
+        rgb = np.dtype([("R", "u1"), ("G", "u1"), ("B", "u1")])
+        data = np.zeros((10, 12, 5), dtype=rgb)
+        data["R"] = (np.arange(10) * 20)[:, None, None]
+        nib.save(nib.Nifti1Image(data, np.eye(4)), tmp_path / "rgb.nii")
+        result = process_slot("nifti", [tmp_path / "rgb.nii"], sink=sink)
+        assert (result.total_sections, result.width, result.height) == (5, 10, 12)
+        row = hq(sink, 1)[0]
+        assert row[0] > row[-1]  # brighter on the patient's right, shown on the left
+
 
 class TestErrors:
     def test_truncated_gzip(self, nifti_files: Path, tmp_path: Path, sink: MemorySink) -> None:

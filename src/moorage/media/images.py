@@ -125,12 +125,12 @@ def _thumbnail_from_open(
     target = fit_within(*_upright_size(img, orientation))
     request = (target[1], target[0]) if orientation in TRANSPOSED else target
     frame: Image.Image
-    if img.format == "JPEG" and img.mode in ("RGB", "L") and data is not None:
+    if img.format in ("JPEG", "MPO") and img.mode in ("RGB", "L") and data is not None:
         frame = _scaled_jpeg(data, img, request)
         if orientation in _UPRIGHT:
             frame = frame.transpose(_UPRIGHT[orientation])
     else:
-        if img.format == "JPEG":  # CMYK and friends: Pillow's draft mode, same scaling
+        if img.format in ("JPEG", "MPO"):  # CMYK and friends: Pillow's draft, same scaling
             img.draft(None, request)
         _load(img, "decode")
         frame = ImageOps.exif_transpose(img) if orientation != 1 else img
@@ -205,7 +205,7 @@ def process_image(
         if orientation != 1:
             metadata["exif_orientation"] = orientation
         if not _needs_render(img, orientation):
-            data = _read(path) if img.format == "JPEG" else None
+            data = _read(path) if img.format in ("JPEG", "MPO") else None
             thumb, _, _ = _thumbnail_from_open(img, orientation, data)
             sink.put(THUMBNAIL_NAME, thumb, "image/jpeg")
             metadata["rendered"] = False

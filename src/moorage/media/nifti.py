@@ -80,6 +80,8 @@ def _raw_volume(img: Any) -> NDArray[Any]:
     except (OSError, ValueError, EOFError, gzip.BadGzipFile) as exc:
         raise MediaError(f"cannot read the voxel data: {exc}", stage="decode") from exc
     data = np.asarray(data)
+    if data.dtype.names:  # RGB / RGBA voxels: show their mean
+        data = np.mean([data[name].astype(np.float32) for name in data.dtype.names], axis=0)
     while data.ndim > 3:
         data = data[..., 0]
     if data.ndim == 2:
