@@ -9,6 +9,7 @@ pdf).
 from pathlib import Path
 
 from moorage.media.base import (
+    ConcurrentSink,
     DerivativeSink,
     DirectorySink,
     MediaError,
@@ -22,6 +23,7 @@ from moorage.media.probe import sniff_kind
 from moorage.media.process import process_slot
 
 __all__ = [
+    "ConcurrentSink",
     "DerivativeSink",
     "DirectorySink",
     "MediaError",

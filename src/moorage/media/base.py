@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import Any, Literal, Protocol
 
 __all__ = [
     "THUMBNAIL_NAME",
+    "ConcurrentSink",
     "DerivativeSink",
     "DirectorySink",
     "MediaError",
@@ -97,6 +100,62 @@ class DirectorySink:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._made.add(path.parent)
         path.write_bytes(data)
+
+
+class ConcurrentSink:
+    """Passes each ``put`` to a thread pool, for sinks that wait on the network.
+
+    A video makes two files per frame; one at a time, 30-50 ms each on S3, the uploads would
+    take longer than the processing. Use as a context manager around ``process_slot``: leaving
+    it waits for every upload and re-raises the first failure (a later ``put`` raises it
+    early). At most ``max_pending`` uploads are queued, so memory stays bounded.
+    """
+
+    def __init__(self, inner: DerivativeSink, *, workers: int = 8, max_pending: int = 64) -> None:
+        self.inner = inner
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="moorage-sink")
+        self._slots = threading.BoundedSemaphore(max_pending)
+        self._futures: set[Future[None]] = set()
+        self._lock = threading.Lock()
+        self._error: BaseException | None = None
+
+    def put(self, name: str, data: bytes, content_type: str) -> None:
+        self._raise_error()
+        self._slots.acquire()
+        future = self._pool.submit(self.inner.put, name, data, content_type)
+        with self._lock:
+            self._futures.add(future)
+        future.add_done_callback(self._done)
+
+    def _done(self, future: Future[None]) -> None:
+        with self._lock:
+            self._futures.discard(future)
+            if self._error is None and not future.cancelled():
+                self._error = future.exception()
+        self._slots.release()
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def close(self) -> None:
+        """Wait for every queued upload; raise the first failure."""
+        self._pool.shutdown(wait=True)
+        self._raise_error()
+
+    def __enter__(self) -> ConcurrentSink:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            return
+        self.close()
 
 
 @dataclass(slots=True)
