@@ -46,9 +46,8 @@ class TestConcurrentSink:
             sink.__exit__(None, None, None)
 
     def test_an_error_in_the_body_wins(self) -> None:
-        inner = MemorySink()
-        sink = ConcurrentSink(inner)
+        sink = ConcurrentSink(MemorySink())
         sink.put("a", b"x", "text/plain")
         error = ValueError("boom")
-        assert sink.__exit__(ValueError, error, None) is None  # not swallowed, not replaced
-        assert "a" in inner
+        # Pending uploads are dropped and the body's error propagates unchanged.
+        assert sink.__exit__(ValueError, error, None) is None
