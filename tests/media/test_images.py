@@ -197,6 +197,30 @@ class TestRendered:
         assert decode_jpeg(sink["sections/high/000000001.jpg"]).mode == "RGB"
 
 
+class TestSeveralFiles:
+    def test_one_section_per_page_of_each_file_in_order(
+        self, tmp_path: Path, sink: MemorySink
+    ) -> None:
+        first = save(photo(300, 200, seed=1), tmp_path / "b.jpg", quality=90)
+        pages = tmp_path / "a.tif"
+        photo(120, 80, seed=2).save(pages, save_all=True, append_images=[photo(120, 80, seed=3)])
+        calls: list[tuple[int, int]] = []
+        result = process_slot(
+            "image", [first, pages], sink=sink, progress=lambda d, t: calls.append((d, t))
+        )
+        assert result.total_sections == 3
+        assert [(s.index, s.width) for s in result.sections] == [(1, 300), (2, 120), (3, 120)]
+        assert result.sections[0].hq_name == "sections/high/000000001.jpg"
+        assert result.sections[2].hq_name == "sections/high/000000003.png"
+        assert result.metadata["files"] == [
+            {"file": "b.jpg", "first_section": 1, "format": "JPEG"},
+            {"file": "a.tif", "first_section": 2, "format": "TIFF"},
+        ]
+        assert (result.width, result.height) == (300, 200)
+        assert decode_jpeg(sink["thumbnail.jpg"]).size == (300, 200)
+        assert calls == [(1, 2), (2, 2)]
+
+
 class TestErrors:
     def test_not_an_image(self, tmp_path: Path, sink: MemorySink) -> None:
         path = tmp_path / "junk.jpg"

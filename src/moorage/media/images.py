@@ -10,6 +10,8 @@ Layout of an image slot:
   min..max to 8-bit), CMYK, EXIF-rotated files, and every page of a multi-page TIFF. hq is the
   upright 8-bit page (PNG for lossless sources, JPEG q90 for JPEG sources), lq a JPEG per the
   low-quality size rule. ``metadata["rendered"]`` says which case applied.
+- **Several files in one slot** (same ``slot_name``): every page of every file is rendered, in
+  the order given; ``metadata.files`` lists ``{file, first_section, format}``.
 """
 
 from __future__ import annotations
@@ -192,6 +194,8 @@ def process_image(
     """Thumbnail plus, when needed, rendered sections (see the module docstring)."""
     if not sources:
         raise MediaError("no file given", stage="probe")
+    if len(sources) > 1:
+        return _image_series(sources, sink, progress)
     path = sources[0]
     with open_image(path) as img:
         orientation = _orientation(img)
@@ -212,20 +216,51 @@ def process_image(
             if progress:
                 progress(1, 1)
             return SlotResult(width, height, 1, metadata, [], THUMBNAIL_NAME)
-        return _render_pages(img, orientation, sink, metadata, progress)
+        sections = _render(img, orientation, sink, 1, progress)
+    first = sections[0]
+    metadata.update(rendered=True, width=first.width, height=first.height)
+    if len(sections) > 1:
+        metadata["pages"] = len(sections)
+    return SlotResult(first.width, first.height, len(sections), metadata, sections, THUMBNAIL_NAME)
 
 
-def _render_pages(
+def _image_series(
+    sources: list[Path], sink: DerivativeSink, progress: Progress | None
+) -> SlotResult:
+    """Several files in one slot: every page of every file becomes a section, in the given
+    order; ``metadata.files`` says where each file starts."""
+    sections: list[SectionInfo] = []
+    files: list[dict[str, Any]] = []
+    for number, path in enumerate(sources, start=1):
+        with open_image(path) as img:
+            start = len(sections) + 1
+            sections += _render(img, _orientation(img), sink, start, None)
+            files.append({"file": path.name, "first_section": start, "format": img.format})
+        if progress:
+            progress(number, len(sources))
+    first = sections[0]
+    metadata: dict[str, Any] = {
+        "width": first.width,
+        "height": first.height,
+        "rendered": True,
+        "files": files,
+    }
+    return SlotResult(first.width, first.height, len(sections), metadata, sections, THUMBNAIL_NAME)
+
+
+def _render(
     img: Image.Image,
     orientation: int,
     sink: DerivativeSink,
-    metadata: dict[str, Any],
+    start: int,
     progress: Progress | None,
-) -> SlotResult:
+) -> list[SectionInfo]:
+    """Render every page as sections ``start``, ``start + 1``...; section 1 gives the thumbnail."""
     n_pages = getattr(img, "n_frames", 1) if img.format == "TIFF" else 1
     hq_format = "jpg" if img.format in {"JPEG", "MPO"} else "png"
     sections: list[SectionInfo] = []
-    for number, page in enumerate(_pages(img), start=1):
+    for offset, page in enumerate(_pages(img)):
+        number = start + offset
         _load(page, "decode")
         upright = ImageOps.exif_transpose(page) if orientation != 1 else page
         frame = to_display_mode(upright)
@@ -237,9 +272,5 @@ def _render_pages(
             thumb, _, _ = thumbnail_of(frame)
             sink.put(THUMBNAIL_NAME, thumb, "image/jpeg")
         if progress:
-            progress(number, n_pages)
-    first = sections[0]
-    metadata.update(rendered=True, width=first.width, height=first.height)
-    if n_pages > 1:
-        metadata["pages"] = n_pages
-    return SlotResult(first.width, first.height, len(sections), metadata, sections, THUMBNAIL_NAME)
+            progress(offset + 1, n_pages)
+    return sections
