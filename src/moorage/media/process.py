@@ -21,7 +21,8 @@ def process_slot(
 ) -> SlotResult:
     """Make every derivative of one slot.
 
-    ``sources`` are local files; several only for a DICOM series (any order). ``fps`` None or 0
+    ``sources`` are local files; several only for a DICOM series (any order) or an image
+    sequence (in order). ``fps`` None or 0
     means the native rate (video only); ``extract_views`` adds the orthogonal views (NIfTI).
     Raises ``MediaError`` for a file that cannot be processed; ``stage`` says where.
     """
@@ -36,11 +37,12 @@ def process_slot(
         from moorage.media.images import process_image
 
         return process_image(sources, sink=sink, progress=progress)
+    if kind in ("video", "nifti", "pdf") and len(sources) > 1:
+        # Only images (a sequence) and DICOM (a series) combine several files in one slot.
+        raise MediaError(f"a {kind} slot holds one file, not {len(sources)}", stage="probe")
     if kind == "video":
         from moorage.media.video import process_video
 
-        if len(sources) > 1:
-            raise MediaError("a video slot holds one file", stage="probe")
         return process_video(sources[0], sink=sink, fps=fps, as_frames=as_frames, progress=progress)
     if kind == "dicom":
         from moorage.media.dicom import process_dicom
