@@ -88,17 +88,3 @@ class TestByContent:
         data = (dicom_files / "CT_small.dcm").read_bytes()[:4096]
         assert sniff_kind(data, "scan.dcm") == "dicom"
         assert sniff_kind(image_bytes("PNG"), "a.png") == "image"
-
-
-class TestProcessSlot:
-    @pytest.mark.parametrize("kind", ["video", "pdf", "nifti"])
-    def test_one_file_kinds_refuse_several(self, tmp_path: Path, kind: str) -> None:
-        from moorage.media import MediaError, MemorySink, process_slot
-
-        files = [tmp_path / "a", tmp_path / "b"]
-        for f in files:
-            f.write_bytes(b"x")
-        with pytest.raises(MediaError) as err:
-            process_slot(kind, files, sink=MemorySink())  # type: ignore[arg-type]
-        assert err.value.stage == "probe"
-        assert "holds one file" in err.value.message
