@@ -60,7 +60,7 @@ class TestPages:
         result = process_slot("pdf", [pdf], sink=sink)
         lq = decode_jpeg(sink["sections/low/000000001.jpg"]).size
         assert lq == lq_size(result.width, result.height)
-        assert lq[1] == 826  # halved, not below 720
+        assert lq[1] == 720  # at most 720 px high
         assert decode_jpeg(sink["thumbnail.jpg"]).size == (154, 200)
 
     def test_huge_pages_are_capped(self, tmp_path: Path, sink: MemorySink) -> None:

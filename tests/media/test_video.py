@@ -133,7 +133,7 @@ class TestAsFrames:
 
 
 class TestLowQuality:
-    def test_lq_halved_but_not_below_720(self, tmp_path: Path, sink: MemorySink) -> None:
+    def test_lq_at_most_720_high(self, tmp_path: Path, sink: MemorySink) -> None:
         path = write_video(tmp_path / "tall.mp4", seconds=0.2, size=(640, 1080))
         result = process_slot("video", [path], sink=sink)
         assert (result.width, result.height) == (640, 1080)
@@ -147,7 +147,8 @@ class TestLowQuality:
             ((1280, 720), (1280, 720)),
             ((1920, 1080), (1280, 720)),
             ((1280, 800), (1152, 720)),
-            ((3840, 2160), (1920, 1080)),
+            ((3840, 2160), (1280, 720)),
+            ((1080, 1920), (404, 720)),
         ],
     )
     def test_lq_size_rule(self, size: tuple[int, int], lq: tuple[int, int]) -> None:

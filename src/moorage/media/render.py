@@ -2,9 +2,9 @@
 
 Size rules (V7's, as darwin-py's extractor applies them):
 - thumbnail: fit within 356x200, aspect kept, never upscaled;
-- low quality: height kept up to 720; above 720 it is halved but never below 720
-  (``max(2 * ceil(h / 4), 720)``, so 1080p gives 720p and 2160p gives 1080p), width follows
-  the aspect ratio and is even.
+- low quality: at most 720 px high (the issue's rule; darwin-py's extractor halves above 720,
+  which would leave 4K playback frames at 1080p); height kept up to 720, else scaled to 720,
+  width follows the aspect ratio and is even.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def fit_within(width: int, height: int, box: tuple[int, int] = THUMB_BOX) -> tup
 def lq_size(width: int, height: int) -> tuple[int, int]:
     if height <= LQ_MAX_HEIGHT:
         return width, height
-    new_h = max(2 * math.ceil(height / 4), LQ_MAX_HEIGHT)
+    new_h = LQ_MAX_HEIGHT
     new_w = max(2, 2 * round(width * new_h / height / 2))
     return new_w, new_h
 
