@@ -19,7 +19,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from moorage.context import AppContext
-from moorage.media import MediaError, SlotResult, dicom_layout_key, process_slot
+from moorage.media import ConcurrentSink, MediaError, SlotResult, dicom_layout_key, process_slot
 from moorage.models import Item, Section, Slot, StorageConfig
 from moorage.storage.base import StorageAdapter, StorageError
 from moorage.worker.repository import job_repository
@@ -117,15 +117,17 @@ def _run_media(
             path = Path(tmp) / f"{i:05d}-{name}"
             _download(adapter, source["storage_key"], path)
             paths.append(path)
-        result = process_slot(
-            work.slot.kind,  # type: ignore[arg-type]
-            paths,
-            sink=sink,
-            fps=work.slot.fps,
-            as_frames=work.slot.as_frames,
-            extract_views=work.slot.extract_views,
-            progress=_Heartbeat(ctx, work.job_id),
-        )
+        # uploads run on a bounded pool: a video writes two objects per frame
+        with ConcurrentSink(sink, workers=8, max_pending=64) as uploads:
+            result = process_slot(
+                work.slot.kind,  # type: ignore[arg-type]
+                paths,
+                sink=uploads,
+                fps=work.slot.fps,
+                as_frames=work.slot.as_frames,
+                extract_views=work.slot.extract_views,
+                progress=_Heartbeat(ctx, work.job_id),
+            )
         if work.slot.kind == "dicom":
             result.metadata["layout_key"] = list(dicom_layout_key(paths[0]))
         return result
