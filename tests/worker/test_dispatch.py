@@ -1,0 +1,84 @@
+"""Jobs reach the queue only after their transaction commits; transient storage errors retry."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from moorage.context import AppContext
+from moorage.models import Job
+from moorage.storage.base import ObjectInfo, StorageUnavailable
+from moorage.storage.local import LocalStorage
+from moorage.worker.dispatch import send_after_commit, set_dispatcher
+from moorage.worker.tasks import TransientJobError, process_job
+from tests.helpers import REGISTER, jpeg_bytes, make_storage
+
+
+@pytest.fixture
+def sent() -> list[uuid.UUID]:
+    out: list[uuid.UUID] = []
+    set_dispatcher(out.extend)
+    yield out
+    set_dispatcher(None)
+
+
+class TestAfterCommit:
+    def test_nothing_is_sent_when_the_transaction_rolls_back(self, ctx: AppContext, sent) -> None:
+        job_id = uuid.uuid4()
+
+        def failing_request() -> None:
+            with ctx.db.session() as session:
+                send_after_commit(session, [job_id])
+                raise RuntimeError("the request failed after the jobs were written")
+
+        with pytest.raises(RuntimeError):
+            failing_request()
+        assert sent == []
+
+    def test_sent_once_committed(self, ctx: AppContext, sent) -> None:
+        job_id = uuid.uuid4()
+        with ctx.db.session() as session:
+            send_after_commit(session, [job_id])
+            assert sent == []  # not before the commit
+        assert sent == [job_id]
+
+
+class FlakyLocal(LocalStorage):
+    """The real local adapter, but the first ``head`` times out like a throttled cloud store."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)  # type: ignore[arg-type]
+        self.failures = 1
+
+    def head(self, key: str) -> ObjectInfo:
+        if self.failures:
+            self.failures -= 1
+            raise StorageUnavailable("timed out", key=key)
+        return super().head(key)
+
+
+def test_transient_storage_error_requeues_then_succeeds(
+    api, ctx: AppContext, dataset, bucket, put_file, sent, monkeypatch
+) -> None:
+    make_storage(api)
+    put_file("a.jpg", jpeg_bytes(400, 300))
+    api.post(
+        REGISTER,
+        json={
+            "items": [{"name": "a.jpg", "storage_key": "a.jpg"}],
+            "dataset_slug": "darwin-py",
+            "storage_slug": "media",
+        },
+    )
+    (job_id,) = sent
+    flaky = FlakyLocal(bucket)
+    monkeypatch.setattr(ctx.storages, "adapter_for", lambda storage: flaky)
+    with pytest.raises(TransientJobError):
+        process_job(ctx, job_id)
+    with ctx.db.session() as session:
+        job = session.get(Job, job_id)
+        assert (job.status, job.attempts) == ("queued", 1)
+    assert process_job(ctx, job_id) == "done"  # what Dramatiq's retry does, after its backoff
+    with ctx.db.session() as session:
+        assert session.get(Job, job_id).attempts == 2
