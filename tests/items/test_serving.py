@@ -54,6 +54,17 @@ def _register_readonly(api: TestClient, put_file) -> dict:
     return {"image": body["items"][0], "video": body["items"][1], "original": original}
 
 
+def _register_one(api: TestClient, put_file) -> dict:
+    make_storage(api)
+    put_file("a.jpg")
+    body = {
+        "dataset_slug": "darwin-py",
+        "storage_slug": "media",
+        "items": [{"name": "a.jpg", "storage_key": "a.jpg"}],
+    }
+    return api.post(REGISTER, json=body).json()["items"][0]
+
+
 class TestServing:
     def test_original_thumbnail_and_sections(self, api, dataset, bucket, put_file) -> None:
         make_storage(api, readonly=True)
@@ -91,31 +102,13 @@ class TestServing:
         )
 
     def test_missing_thumbnail_and_section_are_404(self, api, dataset, bucket, put_file) -> None:
-        make_storage(api)
-        put_file("a.jpg")
-        item = api.post(
-            REGISTER,
-            json={
-                "dataset_slug": "darwin-py",
-                "storage_slug": "media",
-                "items": [{"name": "a.jpg", "storage_key": "a.jpg"}],
-            },
-        ).json()["items"][0]
+        item = _register_one(api, put_file)
         slot = item["slots"][0]
         assert api.get(slot["thumbnail_url"]).status_code == 404
         assert api.get(slot["file_url"].replace("/file", "/sections/3/hq")).status_code == 404
 
     def test_file_deleted_from_storage_is_404(self, api, dataset, bucket, put_file) -> None:
-        make_storage(api)
-        put_file("a.jpg")
-        item = api.post(
-            REGISTER,
-            json={
-                "dataset_slug": "darwin-py",
-                "storage_slug": "media",
-                "items": [{"name": "a.jpg", "storage_key": "a.jpg"}],
-            },
-        ).json()["items"][0]
+        item = _register_one(api, put_file)
         (bucket / "a.jpg").unlink()
         r = api.get(item["slots"][0]["file_url"])
         assert r.status_code == 404 and r.json()["error"]["code"] == "STORAGE_KEY_NOT_FOUND"
