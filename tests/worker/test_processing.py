@@ -266,3 +266,58 @@ class TestDicomLayout:
         item = self._register_pair(api, bucket, options={"ignore_dicom_layout": True})
         runtime.join()
         assert _get(api, item["id"])["layout"]["slots"] == ["late", "early"]
+
+
+class TestOtherKinds:
+    """PDF pages, a NIfTI volume with orthogonal views and a video as frames, through the API."""
+
+    def test_pdf_nifti_and_as_frames(self, api, dataset, bucket, put_file, runtime) -> None:
+        import shutil
+
+        import nibabel
+
+        make_storage(api)
+        pages = [Image.new("RGB", (600, 800), (i * 80, 40, 200)) for i in range(3)]
+        (bucket / "doc.pdf").parent.mkdir(parents=True, exist_ok=True)
+        pages[0].save(
+            bucket / "doc.pdf", "PDF", resolution=72, save_all=True, append_images=pages[1:]
+        )
+        nifti = Path(nibabel.__file__).parent / "tests" / "data" / "anatomical.nii"
+        shutil.copyfile(nifti, bucket / "brain.nii")
+        put_file("clip.mp4", make_video(seconds=1, fps=10))
+        items = _register(
+            api,
+            [
+                {"name": "doc.pdf", "storage_key": "doc.pdf"},
+                {
+                    "name": "brain.nii",
+                    "storage_key": "brain.nii",
+                    "type": "video",
+                    "extract_views": "true",
+                },
+                {
+                    "name": "frames",
+                    "slots": [
+                        {
+                            "slot_name": "0",
+                            "storage_key": "clip.mp4",
+                            "type": "video",
+                            "as_frames": True,
+                        }
+                    ],
+                },
+            ],
+        )
+        runtime.join()
+        pdf, brain, frames = (_get(api, i["id"]) for i in items)
+        assert pdf["processing_status"] == "complete", pdf.get("processing_error")
+        assert pdf["slots"][0]["total_sections"] == 3
+        assert brain["processing_status"] == "complete", brain.get("processing_error")
+        meta = brain["slots"][0]["metadata"]
+        shape = nibabel.load(nifti).shape
+        assert brain["slots"][0]["total_sections"] == sum(
+            shape[:3]
+        )  # every slice of all three planes
+        assert len(meta["medical"]["affine"]) == 4
+        assert frames["processing_status"] == "complete", frames.get("processing_error")
+        assert frames["slots"][0]["total_sections"] == 10
