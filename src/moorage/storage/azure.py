@@ -20,8 +20,8 @@ from urllib.parse import quote
 
 from obstore.store import AzureStore
 
+from moorage.storage._obstore import ObstoreAdapter
 from moorage.storage.base import InvalidCredentials, InvalidKey, ListPage, ObjectInfo, Tuning
-from moorage.storage.s3 import ObstoreAdapter
 
 if TYPE_CHECKING:
     from azure.storage.blob import ContainerClient
