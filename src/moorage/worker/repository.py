@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from moorage.models import Item, Job
+from moorage.models import Item, Job, Section, Slot, StorageConfig
 from moorage.models.base import utcnow
 
 
@@ -125,4 +125,36 @@ class JobRepository:
         }
 
 
+class WorkRepository:
+    """The item, slot, sections and storage a job works on."""
+
+    def sections(self, session: Session, slot_id: uuid.UUID) -> Sequence[Section]:
+        return session.scalars(
+            select(Section).where(Section.slot_id == slot_id).order_by(Section.section_index)
+        ).all()
+
+    def replace_sections(
+        self, session: Session, slot_id: uuid.UUID, sections: list[Section]
+    ) -> None:
+        session.execute(delete(Section).where(Section.slot_id == slot_id))
+        session.add_all(sections)
+
+    def slot(self, session: Session, slot_id: uuid.UUID) -> Slot | None:
+        return session.get(Slot, slot_id)
+
+    def slots_of(self, session: Session, item_id: uuid.UUID) -> Sequence[Slot]:
+        return session.scalars(select(Slot).where(Slot.item_id == item_id)).all()
+
+    def item(self, session: Session, item_id: uuid.UUID, *, lock: bool = False) -> Item | None:
+        """The item; ``lock`` takes its row lock (PostgreSQL) for the rest of the transaction."""
+        stmt = select(Item).where(Item.id == item_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        return session.scalars(stmt).one_or_none()
+
+    def storage(self, session: Session, storage_id: int) -> StorageConfig | None:
+        return session.get(StorageConfig, storage_id)
+
+
 job_repository = JobRepository()
+work_repository = WorkRepository()

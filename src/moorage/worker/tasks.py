@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from moorage.context import AppContext
 from moorage.media import ConcurrentSink, MediaError, SlotResult, dicom_layout_key, process_slot
 from moorage.models import Item, Section, Slot, StorageConfig
 from moorage.storage.base import StorageAdapter, StorageError
-from moorage.worker.repository import job_repository
+from moorage.worker.repository import job_repository, work_repository
 from moorage.worker.sink import StorageSink, slot_folder
 
 log = structlog.get_logger(__name__)
@@ -51,9 +50,7 @@ def _sources(session: Session, slot: Slot) -> list[dict[str, str]]:
     kept = slot.meta.get("source_files")
     if kept:
         return [dict(s) for s in kept]
-    rows = session.scalars(
-        select(Section).where(Section.slot_id == slot.id).order_by(Section.section_index)
-    ).all()
+    rows = work_repository.sections(session, slot.id)
     files = [
         {"storage_key": r.storage_key, "file_name": r.file_name or ""}
         for r in rows
@@ -69,7 +66,7 @@ def _supplied(session: Session, slot: Slot) -> bool:
         return False
     if slot.kind == "image":
         return bool(slot.meta.get("width"))
-    rows = session.scalars(select(Section).where(Section.slot_id == slot.id)).all()
+    rows = work_repository.sections(session, slot.id)
     return bool(rows) and all(r.storage_hq_key and r.storage_lq_key for r in rows)
 
 
@@ -77,11 +74,11 @@ def _load(session: Session, job_id: uuid.UUID) -> _Work | None:
     job = job_repository.get(session, job_id)
     if job is None:
         return None
-    slot = session.get(Slot, job.slot_id)
-    item = session.scalars(select(Item).where(Item.id == job.item_id)).one_or_none()
+    slot = work_repository.slot(session, job.slot_id)
+    item = work_repository.item(session, job.item_id)
     if slot is None or item is None or item.storage_id is None:
         return None
-    storage = session.get(StorageConfig, item.storage_id)
+    storage = work_repository.storage(session, item.storage_id)
     if storage is None:
         return None
     return _Work(job_id, item, slot, storage, _sources(session, slot), _supplied(session, slot))
@@ -136,7 +133,7 @@ def _run_media(
 def _record(
     session: Session, work: _Work, result: SlotResult, sink: StorageSink, size: int | None
 ) -> None:
-    slot = session.get(Slot, work.slot.id)
+    slot = work_repository.slot(session, work.slot.id)
     assert slot is not None
     meta: dict[str, Any] = {
         **slot.meta,
@@ -152,17 +149,20 @@ def _record(
         slot.size_bytes = size
     if not slot.storage_thumbnail_key and result.thumbnail_name:
         slot.storage_thumbnail_key = sink.key(result.thumbnail_name)
-    session.execute(delete(Section).where(Section.slot_id == slot.id))
-    session.add_all(
-        Section(
-            slot_id=slot.id,
-            section_index=s.index,
-            storage_hq_key=sink.key(s.hq_name),
-            storage_lq_key=sink.key(s.lq_name) if s.lq_name else None,
-            width=s.width,
-            height=s.height,
-        )
-        for s in result.sections
+    work_repository.replace_sections(
+        session,
+        slot.id,
+        [
+            Section(
+                slot_id=slot.id,
+                section_index=s.index,
+                storage_hq_key=sink.key(s.hq_name),
+                storage_lq_key=sink.key(s.lq_name) if s.lq_name else None,
+                width=s.width,
+                height=s.height,
+            )
+            for s in result.sections
+        ],
     )
     session.flush()
 
@@ -176,10 +176,11 @@ def _finish_item(session: Session, item_id: uuid.UUID) -> None:
 
 def _arrange_dicom_layout(session: Session, item_id: uuid.UUID) -> None:
     """Without ``ignore_dicom_layout``, order a multi-slot DICOM item by the files' metadata."""
-    item = session.scalars(select(Item).where(Item.id == item_id)).one()
+    item = work_repository.item(session, item_id)
+    assert item is not None
     if item.options.get("ignore_dicom_layout"):
         return
-    slots = session.scalars(select(Slot).where(Slot.item_id == item_id)).all()
+    slots = work_repository.slots_of(session, item_id)
     if len(slots) < 2 or any(s.kind != "dicom" for s in slots):
         return
     ordered = sorted(slots, key=lambda s: (s.meta.get("layout_key") or [], s.position))
@@ -216,7 +217,7 @@ def process_job(ctx: AppContext, job_id: uuid.UUID) -> str:
         size = adapter.head(work.slot.storage_key).size
         if work.supplied:
             with ctx.db.session() as session:
-                slot = session.get(Slot, work.slot.id)
+                slot = work_repository.slot(session, work.slot.id)
                 if slot is not None and slot.size_bytes is None:
                     slot.size_bytes = size
         else:
@@ -225,7 +226,7 @@ def process_job(ctx: AppContext, job_id: uuid.UUID) -> str:
                 _record(session, work, result, sink, size)
         with ctx.db.session() as session:
             # lock the item first: the last of its jobs to finish sees all the others done
-            session.scalars(select(Item.seq).where(Item.id == work.item.id).with_for_update()).all()
+            work_repository.item(session, work.item.id, lock=True)
             job_repository.finish(session, job_id, status="done")
             _finish_item(session, work.item.id)
     except MediaError as exc:
