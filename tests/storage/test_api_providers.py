@@ -232,8 +232,34 @@ class TestProvidersThroughTheApi:
         assert cloud.secret not in r.text + json.dumps(check)
 
 
-# fake-gcs-server accepts any credentials, so only the emulators that check them are used here
-@pytest.mark.parametrize("provider", ["aws", "azure"])
+@pytest.fixture
+def rejecting_token_endpoint() -> Iterator[str]:
+    """An OAuth2 token endpoint that answers as Google's does for a wrong or revoked
+    service-account key. fake-gcs-server checks no credentials; Google checks them here."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = b'{"error": "invalid_grant", "error_description": "Invalid JWT Signature."}'
+            self.send_response(400)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/token"
+    server.shutdown()
+
+
+@pytest.mark.parametrize("provider", ["aws", "azure", "gcp"])
 def test_wrong_credentials_are_reported(api, dataset, provider, request) -> None:
     if provider == "aws":
         auth = request.getfixturevalue("moto_auth")
