@@ -34,6 +34,7 @@ from moorage.media.base import (
     SectionInfo,
     SlotResult,
 )
+from moorage.media.jpeg_dc import eighth_size, thumbnail_from_dc
 from moorage.media.render import (
     THUMB_QUALITY,
     encode_jpeg,
@@ -128,7 +129,11 @@ def _thumbnail_from_open(
     request = (target[1], target[0]) if orientation in TRANSPOSED else target
     frame: Image.Image
     if img.format in ("JPEG", "MPO") and img.mode in ("RGB", "L") and data is not None:
-        frame = _scaled_jpeg(data, img, request)
+        eighth = eighth_size(*img.size)
+        small = None
+        if eighth[0] >= request[0] and eighth[1] >= request[1]:
+            small = thumbnail_from_dc(data, request)
+        frame = small or _scaled_jpeg(data, img, request)
         if orientation in _UPRIGHT:
             frame = frame.transpose(_UPRIGHT[orientation])
     else:
