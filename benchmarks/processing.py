@@ -56,15 +56,31 @@ def mogrify_reference(files: list[Path], out: Path) -> float:
     for f in files:
         if len(procs) == 2:
             procs.pop(0).wait()
-        procs.append(subprocess.Popen(["mogrify", "-path", str(out), "-resize", "356x200>", "-format", "jpg",
-                                       "-quality", "50", str(f)]))
+        procs.append(
+            subprocess.Popen(
+                [
+                    "mogrify",
+                    "-path",
+                    str(out),
+                    "-resize",
+                    "356x200>",
+                    "-format",
+                    "jpg",
+                    "-quality",
+                    "50",
+                    str(f),
+                ]
+            )
+        )
     for p in procs:
         p.wait()
     return (time.perf_counter() - start) / len(files)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--images", type=int, default=1000)
     parser.add_argument("--size", default="1920x1080")
     args = parser.parse_args()
@@ -78,15 +94,29 @@ def main() -> None:
         media = data / "storage" / "media" / "imgs"
         media.mkdir(parents=True)
         src = media / "000000.jpg"
-        Image.effect_mandelbrot((width, height), (-2, -1.2, 1, 1.2), 60).convert("RGB").save(src, quality=90)
+        Image.effect_mandelbrot((width, height), (-2, -1.2, 1, 1.2), 60).convert("RGB").save(
+            src, quality=90
+        )
         for i in range(1, args.images):
             shutil.copyfile(src, media / f"{i:06d}.jpg")
-        env = {**os.environ, "MOORAGE_DATA_DIR": str(data), "MOORAGE_SECRET_KEY": "bench-only",
-               "MOORAGE_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{db}",
-               "MOORAGE_BROKER_URL": f"redis://127.0.0.1:6379/{15}", "MOORAGE_LOG_LEVEL": "WARNING"}
+        env = {
+            **os.environ,
+            "MOORAGE_DATA_DIR": str(data),
+            "MOORAGE_SECRET_KEY": "bench-only",
+            "MOORAGE_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{db}",
+            "MOORAGE_BROKER_URL": f"redis://127.0.0.1:6379/{15}",
+            "MOORAGE_LOG_LEVEL": "WARNING",
+        }
         moorage = [sys.executable, "-m", "moorage.cli"]
-        team = json.loads(subprocess.run([*moorage, "admin", "create-team", "bench"], env=env, check=True,
-                                         capture_output=True, text=True).stdout)
+        team = json.loads(
+            subprocess.run(
+                [*moorage, "admin", "create-team", "bench"],
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )
         import redis
 
         redis.Redis.from_url(env["MOORAGE_BROKER_URL"]).flushdb()
@@ -99,20 +129,34 @@ def main() -> None:
             wait_ready(url)
             h = {"Authorization": f"ApiKey {team['api_key']}"}
             httpx.post(f"{url}/api/datasets", json={"name": "bench"}, headers=h).raise_for_status()
-            httpx.post(f"{url}/api/teams/bench/storage", headers=h,
-                       json={"name": "media", "provider": "local", "bucket": "media", "prefix": "derived"}).raise_for_status()
-            items = [{"name": f"{i:06d}.jpg", "storage_key": f"imgs/{i:06d}.jpg"} for i in range(args.images)]
+            httpx.post(
+                f"{url}/api/teams/bench/storage",
+                headers=h,
+                json={"name": "media", "provider": "local", "bucket": "media", "prefix": "derived"},
+            ).raise_for_status()
+            items = [
+                {"name": f"{i:06d}.jpg", "storage_key": f"imgs/{i:06d}.jpg"}
+                for i in range(args.images)
+            ]
             start = time.perf_counter()
-            r = httpx.post(f"{url}/api/v2/teams/bench/items/register_existing", headers=h, timeout=600,
-                           json={"items": items, "dataset_slug": "bench", "storage_slug": "media"})
+            r = httpx.post(
+                f"{url}/api/v2/teams/bench/items/register_existing",
+                headers=h,
+                timeout=600,
+                json={"items": items, "dataset_slug": "bench", "storage_slug": "media"},
+            )
             registered = len(r.json()["items"])
             while True:
-                left = httpx.get(f"{url}/api/v2/teams/bench/items?statuses=processing&page[size]=1", headers=h)
+                left = httpx.get(
+                    f"{url}/api/v2/teams/bench/items?statuses=processing&page[size]=1", headers=h
+                )
                 if not left.json()["items"]:
                     break
                 time.sleep(0.25)
             elapsed = time.perf_counter() - start
-            errors = httpx.get(f"{url}/api/v2/teams/bench/items?statuses=error&page[size]=1000", headers=h).json()
+            errors = httpx.get(
+                f"{url}/api/v2/teams/bench/items?statuses=error&page[size]=1000", headers=h
+            ).json()
         finally:
             for p in procs:
                 p.terminate()
@@ -120,12 +164,16 @@ def main() -> None:
                 p.wait(timeout=30)
         sample = sorted(media.iterdir())[:100]
         ref = mogrify_reference(sample, Path(tmp) / "mogrify")
-        print(f"{registered} images of {width}x{height} registered and processed by 2 worker processes "
-              f"in {elapsed:.1f} s ({registered / elapsed:.1f} images/s); "
-              f"{len(errors['items'])} in error, 0 left processing")
-        print(f"reference: the seed's mogrify, 2 at a time, {ref * 1000:.0f} ms/image -> "
-              f"{ref * args.images:.1f} s for {args.images} thumbnails alone; "
-              f"moorage end to end is {ref * args.images / elapsed:.1f}x faster")
+        print(
+            f"{registered} images of {width}x{height} registered and processed by 2 worker processes "
+            f"in {elapsed:.1f} s ({registered / elapsed:.1f} images/s); "
+            f"{len(errors['items'])} in error, 0 left processing"
+        )
+        print(
+            f"reference: the seed's mogrify, 2 at a time, {ref * 1000:.0f} ms/image -> "
+            f"{ref * args.images:.1f} s for {args.images} thumbnails alone; "
+            f"moorage end to end is {ref * args.images / elapsed:.1f}x faster"
+        )
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 

@@ -1,4 +1,4 @@
-"""Thumbnail speed: moorage (DCT-scaled JPEG decoding) against the seed's mogrify, in one run.
+"""Thumbnail speed: moorage (DC-only JPEG decoding) against the seed's mogrify, in one run.
 
     uv run python benchmarks/thumbnails.py [--count 50] [--workdir DIR] [--parallel]
 
@@ -9,7 +9,9 @@ reported; CPU time, user+sys of the mogrify child or of this process, is the ste
 a shared machine):
   1. the seed's command: ``mogrify -resize "356x200>" -format jpg -quality 50``
   2. tuned mogrify:       ``mogrify -define jpeg:size=712x400 -resize "356x200>" ...``
-  3. ``moorage.media.make_thumbnail`` (in process; reads the file, writes the thumbnail file).
+  3. ``moorage.media.make_thumbnail`` (in process; reads the file, writes the thumbnail file),
+  4. the same with its DC-only decoder switched off: libjpeg-turbo decoding at 1/8 scale, the
+     path moorage takes for progressive, CMYK and other JPEGs the DC decoder leaves alone.
 Prints the median per image, the ratios, a breakdown by file size, output sizes, and each
 tool's PSNR against the ideal thumbnail (the same-quality check).
 ``--parallel`` also times a batch on every core (threads for moorage, one mogrify process per
@@ -33,7 +35,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from moorage.media import make_thumbnail
+from moorage.media import images, make_thumbnail
 
 WIDTH, HEIGHT = 4000, 3000
 SEED_CMD = ["mogrify", "-resize", "356x200>", "-format", "jpg", "-quality", "50"]
@@ -115,11 +117,17 @@ def run(cmd: list[str], src: Path, out: Path) -> Timing:
     return wall, cpu
 
 
-def moorage(src: Path, out: Path) -> Timing:
-    start, cpu_start = time.perf_counter(), time.process_time()
-    data, _, _ = make_thumbnail(src)
-    (out / src.name).write_bytes(data)
-    return time.perf_counter() - start, time.process_time() - cpu_start
+def moorage(src: Path, out: Path, dc_only: bool = True) -> Timing:
+    real = images.thumbnail_from_dc
+    if not dc_only:  # what make_thumbnail does when the DC decoder declines a file
+        images.thumbnail_from_dc = lambda data, size: None
+    try:
+        start, cpu_start = time.perf_counter(), time.process_time()
+        data, _, _ = make_thumbnail(src)
+        (out / src.name).write_bytes(data)
+        return time.perf_counter() - start, time.process_time() - cpu_start
+    finally:
+        images.thumbnail_from_dc = real
 
 
 def psnr_to_ideal(original: Path, thumb: Path) -> float:
@@ -160,16 +168,17 @@ def main() -> int:
         f"{len(paths)} JPEGs {WIDTH}x{HEIGHT} q90, median {statistics.median(sizes) / 1e6:.2f} MB"
         f" (ready in {time.perf_counter() - t0:.1f} s)"
     )
-    outs = {name: args.workdir / f"out_{name}" for name in ("seed", "tuned", "moorage")}
+    names = ("seed", "tuned", "libjpeg", "moorage")
+    outs = {name: args.workdir / f"out_{name}" for name in names}
     for out in outs.values():
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
     make_thumbnail(paths[0])  # import and warm-up outside the timings
-    names = ("seed", "tuned", "moorage")
     times: dict[str, list[Timing]] = {name: [] for name in names}
     for path in paths:
         times["seed"].append(run(SEED_CMD, path, outs["seed"]))
         times["tuned"].append(run(TUNED_CMD, path, outs["tuned"]))
+        times["libjpeg"].append(moorage(path, outs["libjpeg"], dc_only=False))
         times["moorage"].append(moorage(path, outs["moorage"]))
     wall = {n: statistics.median(t[0] for t in times[n]) for n in names}
     cpu = {n: statistics.median(t[1] for t in times[n]) for n in names}
@@ -177,15 +186,23 @@ def main() -> int:
     for name, label in (
         ("seed", 'mogrify -resize "356x200>" -quality 50 (seed)'),
         ("tuned", "mogrify -define jpeg:size=712x400 ... (tuned)"),
-        ("moorage", "moorage make_thumbnail (scaled libjpeg-turbo decode)"),
+        ("libjpeg", "moorage, fallback path (libjpeg-turbo 1/8 decode)"),
+        ("moorage", "moorage make_thumbnail (DC-only decode)"),
     ):
         print(f"  {label:<54} {wall[name] * 1000:8.1f}  {cpu[name] * 1000:8.1f}")
     for ref, bar in (("seed", 10.0), ("tuned", 2.5)):
         w, c = wall[ref] / wall["moorage"], cpu[ref] / cpu["moorage"]
         verdict = "ok" if w >= bar else "MISSED"
         print(f"  {ref}/moorage: wall {w:5.1f}x  cpu {c:5.1f}x   bar >= {bar}x: {verdict}")
+    gain = cpu["libjpeg"] / cpu["moorage"]
+    print(f"  libjpeg/moorage: cpu {gain:5.2f}x (the DC-only decoder's own gain)")
+    print(
+        f"  tuned/libjpeg: cpu {cpu['tuned'] / cpu['libjpeg']:5.2f}x (moorage on its fallback path)"
+    )
 
-    print("\nby detail level (file size drives entropy decoding)   cpu ms: seed  tuned moorage")
+    print(
+        "\nby detail level (file size drives entropy decoding)   cpu ms: seed  tuned libjpeg moorage"
+    )
     for level, detail in enumerate(DETAIL):
         idx = [i for i in range(len(paths)) if (i % -(-len(paths) // 5)) % len(DETAIL) == level]
         if not idx:
@@ -194,7 +211,7 @@ def main() -> int:
         c = {n: statistics.median(times[n][i][1] for i in idx) * 1000 for n in names}
         print(
             f"  detail {detail:<4} {mb:4.1f} MB  n={len(idx):<3}"
-            f"{c['seed']:25.1f} {c['tuned']:6.1f} {c['moorage']:7.1f}"
+            f"{c['seed']:25.1f} {c['tuned']:6.1f} {c['libjpeg']:7.1f} {c['moorage']:7.1f}"
             f"   tuned/moorage {c['tuned'] / c['moorage']:.2f}x"
         )
 

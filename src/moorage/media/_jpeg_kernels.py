@@ -13,10 +13,22 @@ has the final word on damaged files.
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 import numpy as np
+
+# Compiled kernels are cached next to this file; an installation that cannot write there
+# (a read-only image, another user's site-packages) caches them in the temp folder instead,
+# (numba refuses ``cache=True`` when it has nowhere to write).
+if "NUMBA_CACHE_DIR" not in os.environ and not os.access(Path(__file__).parent, os.W_OK):
+    os.environ["NUMBA_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / "moorage-numba")
+
 from numba import njit
 
-# Lookahead widths. 14 bits keeps each AC table (two int32 arrays) at 128 KiB, in L2.
+# Lookahead widths, measured: an AC table (two uint16 rows of 2**13) is 32 KiB, 13-bit
+# windows hold ~2 symbols; the DC table (int32, 2**10) folds in the value bits.
 AC_BITS = 13
 DC_BITS = 10
 
