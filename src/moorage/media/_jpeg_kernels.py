@@ -1,42 +1,43 @@
-"""Numba kernels for :mod:`moorage.media.jpeg_dc`: Huffman tables, unstuffing, DC-only decoding.
+"""Numba kernels for :mod:`moorage.media.jpeg_dc`: unstuffing and reduced-size decoding.
 
-A thumbnail of a large JPEG needs only each 8x8 block's average, its DC coefficient. The AC
-coefficients must still be read past (baseline JPEG has no index), but never valued: a table
-keyed by the next ``AC_BITS`` bits of the stream says how many bits the complete symbols there
-take *including their appended value bits*, how far they advance in the block, and whether the
-block ends (EOB). One lookup skips one to three symbols; libjpeg-turbo, which must produce the
-coefficients for its IDCT, takes one lookup plus a value extraction per symbol.
+A thumbnail of a large JPEG needs the image at 1/8 scale, which for a full-resolution
+component is each 8x8 block's mean: its DC coefficient. The AC coefficients must still be
+read past (baseline JPEG has no index), but never valued: the ``MULTI`` table says how many
+bits the complete symbols in the next ``AC_BITS`` bits take *including their value bits*, how
+far they advance in the block and whether it ends, so one lookup skips ~2 symbols.
+libjpeg-turbo, which produces every coefficient for its IDCT, pays a lookup and a value
+extraction per symbol.
 
-Return codes are negative on corrupt data; the caller then falls back to libjpeg-turbo, which
-has the final word on damaged files.
+Chroma subsampled 2x2 (4:2:0) is where libjpeg-turbo, at 1/8 scale, runs a 2x2 IDCT per
+block instead (jidctred.c's reduced IDCT, from the block's coefficients in rows and columns
+0, 1, 3, 5 and 7), so that chroma lands on the luma grid without upsampling. Those blocks,
+~1/6 of a 4:2:0 file and the sparser ones, are decoded with their values and given the same
+integer IDCT, so every plane matches libjpeg-turbo's.
+
+Negative return codes flag streams that do not decode cleanly; the caller then falls back to
+libjpeg-turbo, which has the final word on damaged files.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
-
 import numpy as np
 
-# Compiled kernels are cached next to this file; an installation that cannot write there
-# (a read-only image, another user's site-packages) caches them in the temp folder instead,
-# (numba refuses ``cache=True`` when it has nowhere to write).
-if "NUMBA_CACHE_DIR" not in os.environ and not os.access(Path(__file__).parent, os.W_OK):
-    os.environ["NUMBA_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / "moorage-numba")
-
-from numba import njit
-
-# Lookahead widths, measured: an AC table (two uint16 rows of 2**13) is 32 KiB, 13-bit
-# windows hold ~2 symbols; the DC table (int32, 2**10) folds in the value bits.
-AC_BITS = 13
-DC_BITS = 10
-
-# Packed table entry: bits consumed (6 bits) | advance << 6 (7 bits) | eob << 13; 0 = no
-# complete code within the lookahead (long code: the slow path decodes it).
-_ADV_SHIFT = 6
-_EOB_FLAG = 1 << 13
-_DC_FULL = 1 << 7
+from moorage.media._jpeg_tables import (
+    AC_BITS,
+    ADV_SHIFT,
+    DC_BITS,
+    DC_FULL,
+    EOB_FLAG,
+    MULTI,
+    NATURAL_ORDER,
+    REDUCED_2X2,
+    SINGLE,
+    SYMBOL,
+    VALUE_FULL,
+    decode_one,
+    extend,
+)
+from moorage.media._numba import njit
 
 CORRUPT = -1
 OVERRUN = -2
@@ -45,162 +46,65 @@ UNDERRUN = -3
 # segment before the overrun check catches it: the unstuffed buffer is padded with it.
 PADDING = 8192
 
+# Columns of ``comps`` rows.
+H, V, WIDTH, OFFSET, DC_TABLE, AC_TABLE, SCALE, QUANT = range(8)
 
-@njit(cache=True, nogil=True)
-def canonical(counts: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(maxcode[18], valptr[17], values)`` for slow decoding (JPEG Annex F.2.2.3)."""
-    maxcode = np.full(18, -1, dtype=np.int64)
-    valptr = np.zeros(17, dtype=np.int64)
-    code = 0
-    k = 0
-    for length in range(1, 17):
-        n = counts[length - 1]
-        if n:
-            valptr[length] = k - code  # value index = valptr + code
-            code += n
-            k += n
-            maxcode[length] = code - 1
-        code <<= 1
-    maxcode[17] = 0x7FFFFFFF
-    return maxcode, valptr, values
+
+_ONES = np.uint64(0x0101010101010101)
+_HIGHS = np.uint64(0x8080808080808080)
 
 
 @njit(cache=True, nogil=True)
-def _decode_one(
-    bits: int, width: int, maxcode: np.ndarray, valptr: np.ndarray, values: np.ndarray
-) -> tuple[int, int]:
-    """Decode one symbol from the top of ``width`` bits: ``(length, symbol)``; length 0 when
-    no code completes within ``width`` bits, -1 when the bits match no code."""
-    for length in range(1, 17):
-        if length > width:
-            return 0, 0
-        code = (bits >> (width - length)) & ((1 << length) - 1)
-        if code <= maxcode[length]:
-            idx = valptr[length] + code
-            if idx >= values.shape[0]:
-                return -1, 0
-            return length, values[idx]
-    return -1, 0
-
-
-@njit(cache=True, nogil=True)
-def dc_table(maxcode: np.ndarray, valptr: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Lookahead table, 0 for long or invalid codes. Entry: ``diff << 16 | size << 8 | length``
-    where, when the value bits fit in the window too, ``length`` covers them (bit 7 set) and
-    ``diff`` is the decoded difference."""
-    table = np.zeros(1 << DC_BITS, dtype=np.int32)
-    for idx in range(1 << DC_BITS):
-        length, sym = _decode_one(idx, DC_BITS, maxcode, valptr, values)
-        if length <= 0 or sym > 15:
-            continue
-        if length + sym <= DC_BITS:
-            raw = (idx >> (DC_BITS - length - sym)) & ((1 << sym) - 1)
-            diff = _extend(raw, sym)
-            table[idx] = (diff << 16) | (sym << 8) | _DC_FULL | (length + sym)
-        else:
-            table[idx] = (sym << 8) | length
-    return table
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _extend(raw: int, size: int) -> int:
-    """JPEG's EXTEND: ``size`` value bits to a signed difference (F.2.2.1)."""
-    if size == 0:
-        return 0
-    return raw if raw >= (1 << (size - 1)) else raw - (1 << size) + 1
-
-
-@njit(cache=True, nogil=True)
-def ac_table(maxcode: np.ndarray, valptr: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Skip table over ``AC_BITS`` bits of lookahead.
-
-    ``single`` describes the first symbol only; ``multi`` every symbol whose code completes
-    within the window (the last one's value bits may run past it), stopping after an EOB.
-    """
-    size = 1 << AC_BITS
-    table = np.zeros((2, size), dtype=np.uint16)
-    for idx in range(size):
-        pos = 0
-        adv = 0
-        eob = 0
-        first = 0
-        while pos < AC_BITS:
-            rest = AC_BITS - pos
-            length, sym = _decode_one(idx & ((1 << rest) - 1), rest, maxcode, valptr, values)
-            if length <= 0:
-                break
-            run = sym >> 4
-            extra = sym & 15
-            if sym == 0:
-                pos += length
-                eob = 1
-            elif extra == 0 and run != 15:  # EOBn: progressive only; invalid here
-                break
-            elif sym == 0xF0:
-                pos += length
-                adv += 16
-            else:
-                pos += length + extra
-                adv += run + 1
-            entry = pos | (adv << _ADV_SHIFT) | (eob * _EOB_FLAG)
-            if first == 0:
-                first = entry
-            table[0, idx] = entry
-            if eob or adv >= 63:
-                break
-        table[1, idx] = first
-    return table
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _copy(src: np.ndarray, i: int, dst: np.ndarray, j: int, n: int) -> None:
-    """``dst[j:j+n] = src[i:i+n]`` without a slice object per call (unsigned indices: no
-    wraparound checks, so the loop vectorizes)."""
-    si, dj = np.uint64(i), np.uint64(j)
-    for t in range(np.uint64(n)):
-        dst[dj + t] = src[si + t]
-
-
-@njit(cache=True, nogil=True)
-def unstuff(
-    data: np.ndarray, ffs: np.ndarray, start: int, out: np.ndarray, segments: np.ndarray
-) -> tuple[int, int]:
+def unstuff(data: np.ndarray, start: int, out: np.ndarray, segments: np.ndarray) -> tuple[int, int]:
     """Copy the entropy-coded data from ``start`` into ``out`` without stuffed zero bytes.
 
-    ``ffs`` holds the offsets of every 0xFF byte from ``start`` on (found by numpy); the runs
-    between them are copied whole. Restart markers start a new segment: their offsets in
-    ``out`` go into ``segments`` (``segments[0]`` is 0). Returns ``(out length, segment
-    count)``; the count is -1 when ``segments`` is too short.
+    Eight bytes at a time while they hold no 0xFF (SWAR test), byte by byte around one.
+    Restart markers start a new segment: their offsets in ``out`` go into ``segments``
+    (``segments[0]`` is 0). Returns ``(out length, segment count)``; the count is -1 when
+    ``segments`` is too short. Stops at the first other marker.
     """
     n = data.shape[0]
     i = start
     j = 0
     nseg = 1
     segments[0] = 0
-    for f in ffs:
-        if f < i:  # a fill byte already skipped
+    while i < n:
+        if i + 8 <= n:
+            p, q = np.uint64(i), np.uint64(j)  # unsigned: no wraparound checks
+            word = np.uint64(0)
+            for t in range(8):
+                word = (word << np.uint64(8)) | np.uint64(data[p + np.uint64(t)])
+            inv = ~word
+            if ((inv - _ONES) & ~inv & _HIGHS) == 0:  # no 0xFF byte among the eight
+                for t in range(8):
+                    out[q + np.uint64(t)] = data[p + np.uint64(t)]
+                i += 8
+                j += 8
+                continue
+        b = data[i]
+        if b != 0xFF:
+            out[j] = b
+            i += 1
+            j += 1
             continue
-        _copy(data, i, out, j, f - i)
-        j += f - i
-        if f + 1 >= n:
-            return j, nseg
-        nb = data[f + 1]
-        if nb == 0:
+        if i + 1 >= n:
+            break
+        nb = data[i + 1]
+        if nb == 0:  # a stuffed 0xFF
             out[j] = 0xFF
             j += 1
-            i = f + 2
+            i += 2
         elif 0xD0 <= nb <= 0xD7:
             if nseg >= segments.shape[0]:
                 return j, -1
             segments[nseg] = j
             nseg += 1
-            i = f + 2
-        elif nb == 0xFF:
-            i = f + 1
+            i += 2
+        elif nb == 0xFF:  # fill byte
+            i += 1
         else:
-            return j, nseg
-    _copy(data, i, out, j, n - i)
-    return j + n - i, nseg
+            break
+    return j, nseg
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -216,8 +120,43 @@ def _refill(buf: np.ndarray, pos: int, acc: np.uint64, nbits: int) -> tuple[int,
     return pos + ((63 - nbits) >> 3), acc, nbits | 56
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _clamp(value: int) -> int:
+    return 0 if value < 0 else (255 if value > 255 else value)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _odd(z1: int, z3: int, z5: int, z7: int) -> int:
+    """The 2-point IDCT's odd part: sqrt(2) * (c1+c3+c5+c7, -c1+c3-c5-c7, ...) in 13-bit
+    fixed point, as libjpeg's reduced IDCT computes it."""
+    return 29692 * z1 - 10426 * z3 + 6967 * z5 - 5906 * z7
+
+
 @njit(cache=True, nogil=True)
-def decode_dc(
+def _idct_2x2(
+    coef: np.ndarray, quant: np.ndarray, ws: np.ndarray, out: np.ndarray, at: int, stride: int
+) -> None:
+    """libjpeg's 2x2 reduced IDCT of one block (dequantized ``coef`` in natural order): two
+    passes, columns then rows, 13-bit constants, the same rounding; ``ws`` is 2x8 scratch."""
+    for j in (0, 1, 3, 5, 7):
+        even = (coef[j] * quant[j]) << 15
+        odd = _odd(
+            coef[8 + j] * quant[8 + j],
+            coef[24 + j] * quant[24 + j],
+            coef[40 + j] * quant[40 + j],
+            coef[56 + j] * quant[56 + j],
+        )
+        ws[0, j] = (even + odd + (1 << 12)) >> 13
+        ws[1, j] = (even - odd + (1 << 12)) >> 13
+    for i in range(2):
+        even = ws[i, 0] << 15
+        odd = _odd(ws[i, 1], ws[i, 3], ws[i, 5], ws[i, 7])
+        out[at + i * stride] = _clamp(((even + odd + (1 << 19)) >> 20) + 128)
+        out[at + i * stride + 1] = _clamp(((even - odd + (1 << 19)) >> 20) + 128)
+
+
+@njit(cache=True, nogil=True)
+def decode_reduced(
     buf: np.ndarray,
     seg_start: int,
     seg_end: int,
@@ -226,33 +165,39 @@ def decode_dc(
     mcus_x: int,
     blocks: np.ndarray,
     comps: np.ndarray,
+    quant: np.ndarray,
     dc_lut: np.ndarray,
     dc_slow: np.ndarray,
     ac_lut: np.ndarray,
     ac_slow: np.ndarray,
     out: np.ndarray,
 ) -> int:
-    """Decode ``n_mcus`` MCUs of one restart segment, writing each block's 1x1 IDCT (the block
-    mean, +128, clamped) into ``out``; the segment must be used up exactly.
+    """Decode ``n_mcus`` MCUs of one restart segment into ``out``: per block its 1x1 IDCT (the
+    mean, +128, clamped) or, for components with ``SCALE`` 2, its 2x2 one. The segment must
+    be used up exactly.
 
-    ``blocks`` rows are ``(component, dx, dy)`` per block of an MCU; ``comps`` rows are
-    ``(h, v, plane width, plane offset, DC quantizer, DC table, AC table)``; ``*_slow`` rows
-    are a table's ``maxcode[18] + valptr[17] + values[256]``. Returns 0, or a negative code.
+    ``blocks`` rows are ``(component, dx, dy)`` per block of an MCU; ``comps`` rows hold the
+    columns named above; ``quant`` rows are quantization tables in natural order; ``*_slow``
+    rows are a table's ``maxcode[18] + valptr[17] + values[256]``; ``ac_lut`` stacks each AC
+    table's three rows. Returns 0, or a negative code.
     """
     acc = np.uint64(0)
     nbits = 0
     pos = seg_start
     pred = np.zeros(comps.shape[0], dtype=np.int64)
+    coef = np.zeros(64, dtype=np.int64)
+    ws = np.zeros((2, 8), dtype=np.int64)
+    touched = np.zeros(64, dtype=np.int64)
     for m in range(first_mcu, first_mcu + n_mcus):
         mx = m % mcus_x
         my = m // mcus_x
         for b in range(blocks.shape[0]):
             c = blocks[b, 0]
-            dct = comps[c, 5]
-            act = comps[c, 6] * 2
+            dct = comps[c, DC_TABLE]
+            act = comps[c, AC_TABLE] * 3
             pos, acc, nbits = _refill(buf, pos, acc, nbits)
             entry = int(dc_lut[dct, acc >> np.uint64(64 - DC_BITS)])
-            if entry & _DC_FULL:
+            if entry & DC_FULL:
                 used = entry & 63
                 acc <<= np.uint64(used)
                 nbits -= used
@@ -263,7 +208,7 @@ def decode_dc(
                     size = (entry >> 8) & 0xFF
                 else:
                     slow = dc_slow[dct]
-                    length, size = _decode_one(
+                    length, size = decode_one(
                         int(acc >> np.uint64(48)), 16, slow[:18], slow[18:35], slow[35:]
                     )
                     if length <= 0 or size > 15:
@@ -274,41 +219,102 @@ def decode_dc(
                     raw = int(acc >> np.uint64(64 - size))
                     acc <<= np.uint64(size)
                     nbits -= size
-                    pred[c] += _extend(raw, size)
-            value = ((pred[c] * comps[c, 4] + 4) >> 3) + 128
-            value = 0 if value < 0 else (255 if value > 255 else value)
-            row = my * comps[c, 1] + blocks[b, 2]
-            col = mx * comps[c, 0] + blocks[b, 1]
-            out[comps[c, 3] + row * comps[c, 2] + col] = value
-            # AC: skip up to 63 coefficients, several symbols per lookup.
-            k = 0
-            while k < 63:
-                pos, acc, nbits = _refill(buf, pos, acc, nbits)
-                idx = acc >> np.uint64(64 - AC_BITS)
-                entry = int(ac_lut[act, idx])
-                adv = (entry >> _ADV_SHIFT) & 127
-                if entry == 0 or k + adv > 63 or (k + adv == 63 and entry & _EOB_FLAG):
-                    entry = int(ac_lut[act + 1, idx])
-                    if entry == 0:  # a code longer than the lookahead
-                        slow = ac_slow[act // 2]
-                        length, sym = _decode_one(
-                            int(acc >> np.uint64(48)), 16, slow[:18], slow[18:35], slow[35:]
-                        )
-                        if length <= 0 or ((sym & 15) == 0 and sym != 0 and sym != 0xF0):
-                            return CORRUPT
-                        if sym == 0:
-                            entry = length | _EOB_FLAG
-                        elif sym == 0xF0:
-                            entry = length | (16 << _ADV_SHIFT)
+                    pred[c] += extend(raw, size)
+            scale = comps[c, SCALE]
+            row = (my * comps[c, V] + blocks[b, 2]) * scale
+            col = (mx * comps[c, H] + blocks[b, 1]) * scale
+            at = comps[c, OFFSET] + row * comps[c, WIDTH] + col
+            if scale == 1:
+                q0 = quant[comps[c, QUANT], 0]
+                out[at] = _clamp(((pred[c] * q0 + 4) >> 3) + 128)
+                k = 0
+                while k < 63:
+                    pos, acc, nbits = _refill(buf, pos, acc, nbits)
+                    idx = acc >> np.uint64(64 - AC_BITS)
+                    entry = int(ac_lut[act + MULTI, idx])
+                    adv = (entry >> ADV_SHIFT) & 127
+                    if k + adv > 63:
+                        entry = int(ac_lut[act + SINGLE, idx])
+                        if entry == 0:  # a code longer than the lookahead
+                            slow = ac_slow[act // 3]
+                            length, sym = decode_one(
+                                int(acc >> np.uint64(48)), 16, slow[:18], slow[18:35], slow[35:]
+                            )
+                            if length <= 0 or ((sym & 15) == 0 and sym != 0 and sym != 0xF0):
+                                return CORRUPT
+                            if sym == 0:
+                                entry = length | EOB_FLAG
+                            elif sym == 0xF0:
+                                entry = length | (16 << ADV_SHIFT)
+                            else:
+                                entry = (length + (sym & 15)) | (((sym >> 4) + 1) << ADV_SHIFT)
+                        adv = (entry >> ADV_SHIFT) & 127
+                    used = entry & 63
+                    acc <<= np.uint64(used)
+                    nbits -= used
+                    if entry & EOB_FLAG:
+                        break
+                    k += adv
+            else:
+                coef[0] = pred[c]
+                nz = 0
+                k = 1
+                while k < 64:
+                    pos, acc, nbits = _refill(buf, pos, acc, nbits)
+                    entry = int(ac_lut[act + SYMBOL, acc >> np.uint64(64 - AC_BITS)])
+                    if entry & VALUE_FULL:  # code and value in one lookup
+                        used = entry & 63
+                        acc <<= np.uint64(used)
+                        nbits -= used
+                        sym = (entry >> 8) & 0xFF
+                        if sym & 15:
+                            k += sym >> 4
+                            if k < 64 and REDUCED_2X2[k]:
+                                coef[NATURAL_ORDER[k]] = entry >> 16
+                                touched[nz] = NATURAL_ORDER[k]
+                                nz += 1
+                            k += 1
+                            continue
+                    else:
+                        if entry:
+                            length = entry & 63
+                            sym = (entry >> 8) & 0xFF
                         else:
-                            entry = (length + (sym & 15)) | (((sym >> 4) + 1) << _ADV_SHIFT)
-                    adv = (entry >> _ADV_SHIFT) & 127
-                used = entry & 63
-                acc <<= np.uint64(used)
-                nbits -= used
-                if entry & _EOB_FLAG:
-                    break
-                k += adv
+                            slow = ac_slow[act // 3]
+                            length, sym = decode_one(
+                                int(acc >> np.uint64(48)), 16, slow[:18], slow[18:35], slow[35:]
+                            )
+                            if length <= 0:
+                                return CORRUPT
+                        acc <<= np.uint64(length)
+                        nbits -= length
+                        size = sym & 15
+                        if size:
+                            k += sym >> 4
+                            raw = int(acc >> np.uint64(64 - size))
+                            acc <<= np.uint64(size)
+                            nbits -= size
+                            if k < 64 and REDUCED_2X2[k]:
+                                coef[NATURAL_ORDER[k]] = extend(raw, size)
+                                touched[nz] = NATURAL_ORDER[k]
+                                nz += 1
+                            k += 1
+                            continue
+                    run = sym >> 4
+                    if run == 15:
+                        k += 16
+                    elif sym == 0:
+                        break
+                    else:
+                        return CORRUPT
+                if nz:
+                    _idct_2x2(coef, quant[comps[c, QUANT]], ws, out, at, comps[c, WIDTH])
+                    for i in range(nz):
+                        coef[touched[i]] = 0
+                else:  # no AC it reads: the 2x2 IDCT gives the mean four times
+                    mean = _clamp(((pred[c] * quant[comps[c, QUANT], 0] + 4) >> 3) + 128)
+                    stride = comps[c, WIDTH]
+                    out[at] = out[at + 1] = out[at + stride] = out[at + stride + 1] = mean
         if pos * 8 - nbits > seg_end * 8:
             return OVERRUN
     # A clean segment ends in its last byte (padded with 1-bits); more left over means the
