@@ -2,8 +2,10 @@
 
 Layout of an image slot:
 - ``width``/``height`` are the upright size (after EXIF orientation), read from the header.
-- ``thumbnail.jpg`` always (JPEG q50 within 356x200, never upscaled). JPEGs are decoded by
-  libjpeg-turbo straight at a 1/2..1/8 scale, so no full-size image is ever built.
+- ``thumbnail.jpg`` always (JPEG q50 within 356x200, never upscaled). JPEGs are decoded
+  straight at a 1/2..1/8 scale, so no full-size image is ever built: at 1/8 (large photos) by
+  :mod:`moorage.media.jpeg_dc`, which skips what that scale does not use, otherwise (and for
+  progressive, CMYK and other JPEGs it leaves alone) by libjpeg-turbo. Same pixels either way.
 - **No sections when the original is browser-viewable as is**: JPEG/PNG/GIF/WebP/BMP in an
   8-bit mode with no EXIF rotation. The viewer shows the original; ``total_sections`` is 1.
 - **Otherwise every page is rendered to a section**: TIFF, 16/32-bit or float samples (stretched
