@@ -48,6 +48,9 @@ def wait_ready(url: str) -> None:
     raise SystemExit("server did not start")
 
 
+SEED_MOGRIFY = ["mogrify", "-resize", "356x200>", "-format", "jpg", "-quality", "50"]
+
+
 def mogrify_reference(files: list[Path], out: Path) -> float:
     """Seconds per image for the seed's mogrify, two processes at a time."""
     out.mkdir()
@@ -56,22 +59,7 @@ def mogrify_reference(files: list[Path], out: Path) -> float:
     for f in files:
         if len(procs) == 2:
             procs.pop(0).wait()
-        procs.append(
-            subprocess.Popen(
-                [
-                    "mogrify",
-                    "-path",
-                    str(out),
-                    "-resize",
-                    "356x200>",
-                    "-format",
-                    "jpg",
-                    "-quality",
-                    "50",
-                    str(f),
-                ]
-            )
-        )
+        procs.append(subprocess.Popen([*SEED_MOGRIFY, "-path", str(out), str(f)]))
     for p in procs:
         p.wait()
     return (time.perf_counter() - start) / len(files)
