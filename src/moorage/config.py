@@ -33,6 +33,30 @@ class Settings(BaseSettings):
     #: in-process worker threads for the embedded default
     workers: int = 2
     log_level: str = "INFO"
+    #: ``console`` (human) or ``json`` (one object a line, with the request id)
+    log_format: str = "console"
+
+    # -- trust: what the server may contact, how much it reads, how much it makes --
+    #: comma-separated hosts or CIDR ranges a storage endpoint may resolve to although they are
+    #: loopback, link-local, private or metadata addresses (e.g. ``127.0.0.1,10.0.0.0/8``)
+    allowed_endpoints: str | None = None
+    #: largest request body read, in bytes (413 beyond); sized for 10,000 items a request
+    max_body_bytes: int = 32 * 1024 * 1024
+    #: per slot: pages of a PDF, frames of a video, slices of a DICOM/NIfTI volume
+    max_pages_per_slot: int = 2_000
+    max_frames_per_slot: int = 200_000
+    max_slices_per_slot: int = 5_000
+    #: total bytes of derivatives one slot may write
+    max_derivative_bytes: int = 20 * 1024**3
+    #: a running job whose heartbeat is older than this is taken back (its worker died)
+    job_heartbeat_timeout_seconds: int = 45
+
+    # -- rate limiting, per API key --
+    #: e.g. ``1200/minute``; empty or ``0`` turns it off
+    rate_limit: str = "1200/minute"
+    #: where the counters live: unset = the database when PostgreSQL, this process otherwise;
+    #: ``redis://...`` to share them through Redis
+    rate_limit_url: str | None = None
 
     @property
     def resolved_database_url(self) -> str:

@@ -5,7 +5,7 @@ from moorage.models.dataset import Dataset, Folder
 from moorage.models.item import Item, ItemTag, Section, Slot
 from moorage.models.job import Job
 from moorage.models.storage import StorageConfig
-from moorage.models.team import ApiKey, Team
+from moorage.models.team import ApiKey, RateWindow, Team, TeamFolder
 
 __all__ = [
     "ApiKey",
@@ -15,8 +15,10 @@ __all__ = [
     "Item",
     "ItemTag",
     "Job",
+    "RateWindow",
     "Section",
     "Slot",
     "StorageConfig",
     "Team",
+    "TeamFolder",
 ]

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from moorage.models.base import Base, utcnow
@@ -28,5 +28,7 @@ class StorageConfig(Base):
     endpoint_url: Mapped[str | None] = mapped_column(String(1024))
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)
     credentials_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: set by the operator only (CLI): may this storage use the server's own cloud credentials?
+    allow_ambient_credentials: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
