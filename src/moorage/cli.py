@@ -262,5 +262,34 @@ def create_storage(
     _print(out)
 
 
+@admin.command("allow-ambient-credentials")
+def allow_ambient_credentials(
+    team: Annotated[str, typer.Option("--team", help="Team slug.")],
+    storage: Annotated[str, typer.Option("--storage", help="Storage slug.")],
+    revoke: Annotated[bool, typer.Option("--revoke", help="Take the grant back.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Let one storage use the server's own cloud credentials (environment, instance metadata,
+    workload identity) when it has none of its own. Without this grant it is anonymous."""
+    from moorage.errors import MoorageError
+    from moorage.storages.service import storage_json, storage_service
+    from moorage.teams.service import team_service
+
+    ctx = _context(data_dir)
+    try:
+        with ctx.db.session() as session:
+            owner = team_service.get_by_slug(session, team)
+            row = storage_service.set_ambient_credentials(
+                session, owner, storage, allowed=not revoke
+            )
+            out = storage_json(row)
+    except MoorageError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        ctx.close()
+    _print(out)
+
+
 if __name__ == "__main__":
     app()

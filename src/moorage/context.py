@@ -10,7 +10,8 @@ from moorage.config import Settings
 from moorage.db import Database
 from moorage.security import SecretBox
 from moorage.storage.base import StorageAdapter
-from moorage.storage.factory import StorageSpec, build_adapter
+from moorage.storage.egress import EgressPolicy
+from moorage.storage.factory import StorageSpec, build_adapter, check_endpoints
 
 if TYPE_CHECKING:
     from moorage.models import StorageConfig
@@ -24,6 +25,8 @@ class StorageRegistry:
     def __init__(self, settings: Settings, secrets: SecretBox) -> None:
         self._settings = settings
         self._secrets = secrets
+        #: what team-named endpoints may resolve to (MOORAGE_ALLOWED_ENDPOINTS)
+        self.egress = EgressPolicy.parse(settings.allowed_endpoints)
         self._cache: dict[tuple[int, str], StorageAdapter] = {}
         self._lock = threading.Lock()
 
@@ -41,7 +44,13 @@ class StorageRegistry:
             options=dict(storage.options or {}),
             credentials=credentials,
             local_roots=tuple(self._settings.resolved_local_roots),
+            egress=self.egress,
+            allow_ambient_credentials=storage.allow_ambient_credentials,
         )
+
+    def check_endpoints(self, storage: StorageConfig) -> None:
+        """Raise ``EndpointRefused`` for an endpoint of ``storage`` the policy forbids."""
+        check_endpoints(self.spec_for(storage))
 
     def adapter_for(self, storage: StorageConfig) -> StorageAdapter:
         key = (storage.id, storage.updated_at.isoformat())

@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     from obstore import ObjectMeta
     from obstore.store import ClientConfig, ObjectStore, RetryConfig
 
+    from moorage.storage.egress import EgressPolicy, Ticket
+
 __all__ = ["ObstoreAdapter", "describe"]
 
 T = TypeVar("T")
@@ -109,14 +111,28 @@ class ObstoreAdapter(StorageAdapter, abc.ABC):
         self._bucket_state: dict[str, tuple[float, StorageError | None]] = {}
         self._lock = threading.Lock()
         self._probe_lock = threading.Lock()
+        self._ticket: Ticket | None = None
 
-    def _client_options(self, *, allow_http: bool) -> ClientConfig:
+    def _client_options(self, *, allow_http: bool, egress: EgressPolicy | None) -> ClientConfig:
+        """Client settings; a team-named endpoint is reached through the egress proxy only."""
         t = self.tuning
-        return {
+        options: ClientConfig = {
             "timeout": timedelta(seconds=t.timeout),
             "connect_timeout": timedelta(seconds=t.connect_timeout),
             "allow_http": allow_http,
         }
+        if egress is not None:
+            if self._ticket is None:
+                from moorage.storage.egress import proxy_for
+
+                self._ticket = proxy_for(egress).ticket()
+            options["proxy_url"] = self._ticket.url
+            options["proxy_excludes"] = ""  # never bypassed, whatever NO_PROXY says
+        return options
+
+    def close(self) -> None:
+        if self._ticket is not None:
+            self._ticket.release()
 
     def _retry_config(self) -> RetryConfig:
         backoff = {"init_backoff": timedelta(milliseconds=100), "max_backoff": timedelta(seconds=5)}
@@ -149,6 +165,15 @@ class ObstoreAdapter(StorageAdapter, abc.ABC):
 
     # -- error mapping ---------------------------------------------------------------------
     def _error(self, exc: Exception, *, action: str, key: str | None, bucket: str) -> StorageError:
+        refused = self._ticket.last_refusal() if self._ticket is not None else None
+        if refused is not None:
+            from moorage.storage.egress import EndpointRefused
+
+            return EndpointRefused(
+                f"Could not {action} in {self._where(bucket)}: the server's network policy "
+                f"refused the connection: {refused}.",
+                key=key,
+            )
         code, status = describe(exc)
         where = self._where(bucket)
         subject = f"{action} {key!r} in {where}" if key is not None else f"{action} {where}"

@@ -22,13 +22,15 @@ from obstore.store import AzureStore
 
 from moorage.storage._obstore import ObstoreAdapter
 from moorage.storage.base import InvalidCredentials, InvalidKey, ListPage, ObjectInfo, Tuning
+from moorage.storage.egress import EgressPolicy, EndpointRefused
 
 if TYPE_CHECKING:
     from azure.storage.blob import ContainerClient
     from obstore.store import AzureCredential, ObjectStore
 
-__all__ = ["AzureStorage", "parse_connection_string"]
+__all__ = ["AzureStorage", "azure_endpoint", "parse_connection_string"]
 
+_ACCOUNT = re.compile(r"^[a-z0-9]{3,24}$")
 _CONTAINER = re.compile(r"^(?:\$root|\$web|[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62})$")
 
 
@@ -42,6 +44,27 @@ def parse_connection_string(text: str) -> dict[str, str]:
     return parts
 
 
+def azure_endpoint(account: str, endpoint_url: str | None, conn: Mapping[str, str]) -> str:
+    """The blob endpoint: the storage's ``endpoint_url``, the connection string's
+    ``BlobEndpoint``, or Azure's own for a checked account name (``*.blob.core.windows.net``)."""
+    endpoint = endpoint_url or conn.get("BlobEndpoint")
+    if not endpoint:
+        if not _ACCOUNT.match(account):
+            raise EndpointRefused(
+                f"The Azure account {account!r} is not an account name (3-24 lowercase letters "
+                "and digits).",
+                field="bucket",
+            )
+        protocol = conn.get("DefaultEndpointsProtocol", "https")
+        suffix = conn.get("EndpointSuffix", "core.windows.net")
+        endpoint = f"{protocol}://{account}.blob.{suffix}"
+    return endpoint.rstrip("/")
+
+
+def is_azure_default(endpoint: str, account: str) -> bool:
+    return endpoint == f"https://{account}.blob.core.windows.net" and bool(_ACCOUNT.match(account))
+
+
 class AzureStorage(ObstoreAdapter):
     provider = "azure"
 
@@ -52,9 +75,11 @@ class AzureStorage(ObstoreAdapter):
         endpoint_url: str | None = None,
         credentials: Mapping[str, str] | None = None,
         options: Mapping[str, Any] | None = None,
+        egress: EgressPolicy | None = None,
+        ambient: bool = False,
     ) -> None:
         creds = dict(credentials or {})
-        if not creds and os.environ.get("AZURE_STORAGE_CONNECTION_STRING"):
+        if not creds and ambient and os.environ.get("AZURE_STORAGE_CONNECTION_STRING"):
             creds = {"connection_string": os.environ["AZURE_STORAGE_CONNECTION_STRING"]}
         conn = parse_connection_string(creds.get("connection_string", ""))
         account_key = creds.get("account_key") or conn.get("AccountKey")
@@ -71,19 +96,21 @@ class AzureStorage(ObstoreAdapter):
         self.account = conn.get("AccountName") or account
         if not self.account:
             raise InvalidCredentials("An Azure storage needs its account name as the bucket.")
-        endpoint = endpoint_url or conn.get("BlobEndpoint")
-        if not endpoint:
-            protocol = conn.get("DefaultEndpointsProtocol", "https")
-            suffix = conn.get("EndpointSuffix", "core.windows.net")
-            endpoint = f"{protocol}://{self.account}.blob.{suffix}"
-        self.endpoint = endpoint.rstrip("/")
+        self.endpoint = azure_endpoint(self.account, endpoint_url, conn)
+        # a team-named endpoint (endpoint_url, BlobEndpoint, EndpointSuffix) goes by the proxy
+        self._egress = None if is_azure_default(self.endpoint, self.account) else egress
         # for SAS URLs; without an account key the server streams objects instead
-        self._sign_key = (
-            account_key
-            or os.environ.get("AZURE_STORAGE_ACCOUNT_KEY")
-            or os.environ.get("AZURE_STORAGE_KEY")
+        self._sign_key = account_key or (
+            (os.environ.get("AZURE_STORAGE_ACCOUNT_KEY") or os.environ.get("AZURE_STORAGE_KEY"))
+            if ambient
+            else None
         )
-        self._config: dict[str, Any] = {"account_name": self.account, "endpoint": self.endpoint}
+        # explicit, so that AZURE_* variables (emulator, keys, identity) cannot apply
+        self._config: dict[str, Any] = {
+            "account_name": self.account,
+            "endpoint": self.endpoint,
+            "use_emulator": False,
+        }
         self._credential: AzureCredential | None = None
         # azure-storage-blob lists with continuation markers (object_store pages by
         # ``startFrom``, which Azurite ignores); other credentials list through obstore
@@ -101,6 +128,8 @@ class AzureStorage(ObstoreAdapter):
                 client_secret=creds["client_secret"],
                 tenant_id=creds.get("tenant_id", ""),
             )
+        elif not ambient:
+            self._config["skip_signature"] = True  # anonymous: never the machine's identity
         self._stores: dict[str, AzureStore] = {}
         self._containers: dict[str, ContainerClient] = {}
         self._stores_lock = threading.Lock()
@@ -118,7 +147,7 @@ class AzureStorage(ObstoreAdapter):
                     container,
                     config=self._config,  # type: ignore[arg-type]
                     client_options=self._client_options(
-                        allow_http=self.endpoint.startswith("http://")
+                        allow_http=self.endpoint.startswith("http://"), egress=self._egress
                     ),
                     retry_config=self._retry_config(),
                     credential_provider=(lambda: credential) if credential else None,
@@ -183,6 +212,9 @@ class AzureStorage(ObstoreAdapter):
             if client is None:
                 from azure.storage.blob import ContainerClient, LinearRetry
 
+                proxies = self._client_options(allow_http=True, egress=self._egress).get(
+                    "proxy_url"
+                )
                 client = ContainerClient(
                     self.endpoint,
                     container,
@@ -193,6 +225,9 @@ class AzureStorage(ObstoreAdapter):
                     retry_policy=LinearRetry(
                         backoff=1, random_jitter_range=0, retry_total=self.tuning.max_retries
                     ),
+                    proxies={"http": proxies, "https": proxies} if proxies else None,
+                    # no HTTP(S)_PROXY / NO_PROXY from the environment: they could bypass it
+                    use_env_settings=False,
                 )
                 self._containers[container] = client
 

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from moorage.storage.base import BucketNotFound, StorageAdapter, StorageError
+from moorage.storage.egress import EgressPolicy
 from moorage.storage.local import LocalStorage, resolve_local_bucket
 
-__all__ = ["PROVIDERS", "StorageSpec", "build_adapter"]
+__all__ = ["PROVIDERS", "StorageSpec", "build_adapter", "check_endpoints"]
 
 PROVIDERS = ("local", "aws", "minio", "azure", "gcp")
 
@@ -27,13 +28,66 @@ class StorageSpec:
     #: secret values (access keys, connection strings, service-account JSON); never logged
     credentials: dict[str, str] = field(default_factory=dict, repr=False)
     local_roots: tuple[Path, ...] = ()
+    #: where a team-named endpoint may lead; ``None`` only for adapters the operator's own
+    #: code builds (the server always gives the policy of ``MOORAGE_ALLOWED_ENDPOINTS``)
+    egress: EgressPolicy | None = None
+    #: the operator's grant to use the server's own cloud credentials (``moorage admin
+    #: allow-ambient-credentials``); without it a storage with no credentials is anonymous
+    allow_ambient_credentials: bool = False
+
+
+def check_endpoints(spec: StorageSpec) -> None:
+    """Refuse, before anything is contacted, every endpoint ``spec`` names that the policy
+    forbids: ``endpoint_url``, an Azure connection string's ``BlobEndpoint``/``EndpointSuffix``,
+    a GCS key's ``token_uri``; and names that would steer a provider's own host name.
+
+    Raises ``EndpointRefused`` whose ``field`` names the storage field at fault.
+    """
+    from moorage.storage.egress import EndpointRefused
+
+    policy = spec.egress or EgressPolicy()
+    if spec.endpoint_url:
+        policy.check_url(spec.endpoint_url)
+    if spec.provider in ("aws", "minio"):
+        from moorage.storage.s3 import check_region, default_s3_endpoint
+
+        check_region(spec.region)
+        if not spec.endpoint_url:
+            default_s3_endpoint(spec.bucket, spec.region, path_style=False)
+    elif spec.provider == "azure":
+        from moorage.storage.azure import azure_endpoint, is_azure_default, parse_connection_string
+
+        conn = parse_connection_string(spec.credentials.get("connection_string", ""))
+        account = conn.get("AccountName") or spec.options.get("account") or spec.bucket
+        endpoint = azure_endpoint(str(account), spec.endpoint_url, conn)
+        if not spec.endpoint_url and not is_azure_default(endpoint, str(account)):
+            try:
+                policy.check_url(endpoint)
+            except EndpointRefused as exc:
+                raise EndpointRefused(
+                    f"The connection string's blob endpoint is refused: {exc.message}",
+                    field="credentials",
+                ) from None
+    elif spec.provider == "gcp":
+        from moorage.storage.gcs import DEFAULT_TOKEN_URI, token_uri_of
+
+        uri = token_uri_of(spec.credentials.get("service_account_json", ""))
+        if uri and uri != DEFAULT_TOKEN_URI:
+            try:
+                policy.check_url(uri)
+            except EndpointRefused as exc:
+                raise EndpointRefused(
+                    f"The service account's token_uri is refused: {exc.message}",
+                    field="credentials",
+                ) from None
 
 
 def build_adapter(spec: StorageSpec) -> StorageAdapter:
     """The adapter for ``spec``. Cloud clients are imported only when a provider needs them.
 
-    Credentials come from ``spec.credentials`` when given, otherwise from each cloud's standard
-    environment variables and default chains (see docs/storage.md for the keys read).
+    Credentials come from ``spec.credentials``. Without them a storage is anonymous, unless
+    ``spec.allow_ambient_credentials``: then each cloud's environment variables and default
+    chains apply (docs/storage.md, docs/network.md).
     """
     if spec.provider == "local":
         return LocalStorage(resolve_local_bucket(spec.bucket, list(spec.local_roots)))
@@ -51,6 +105,8 @@ def build_adapter(spec: StorageSpec) -> StorageAdapter:
             credentials=spec.credentials,
             options=spec.options,
             provider=spec.provider,
+            egress=spec.egress,
+            ambient=spec.allow_ambient_credentials,
         )
     if spec.provider == "azure":
         from moorage.storage.azure import AzureStorage
@@ -60,6 +116,8 @@ def build_adapter(spec: StorageSpec) -> StorageAdapter:
             endpoint_url=spec.endpoint_url,
             credentials=spec.credentials,
             options=spec.options,
+            egress=spec.egress,
+            ambient=spec.allow_ambient_credentials,
         )
     if spec.provider == "gcp":
         from moorage.storage.gcs import GCSStorage
@@ -69,6 +127,8 @@ def build_adapter(spec: StorageSpec) -> StorageAdapter:
             endpoint_url=spec.endpoint_url,
             credentials=spec.credentials,
             options=spec.options,
+            egress=spec.egress,
+            ambient=spec.allow_ambient_credentials,
         )
     raise StorageError(
         f"Storage provider {spec.provider!r} is not supported; use one of {', '.join(PROVIDERS)}."

@@ -19,7 +19,7 @@ from google.api_core import exceptions as gexc
 from google.api_core.retry import Retry
 from google.auth import exceptions as auth_exc
 from google.auth.credentials import AnonymousCredentials, Credentials, Signing
-from google.auth.transport.requests import AuthorizedSession
+from google.auth.transport.requests import AuthorizedSession, Request
 from google.cloud import storage
 from google.cloud.storage.retry import DEFAULT_RETRY
 
@@ -40,8 +40,23 @@ from moorage.storage.base import (
     redact,
     validate_key,
 )
+from moorage.storage.egress import EgressPolicy, EndpointRefused, Ticket, proxy_for
 
-__all__ = ["GCSStorage"]
+__all__ = ["DEFAULT_TOKEN_URI", "GCSStorage", "token_uri_of"]
+
+DEFAULT_ENDPOINT = "https://storage.googleapis.com"
+DEFAULT_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
+
+
+def token_uri_of(raw_json: str) -> str | None:
+    """The ``token_uri`` a service-account key names (google-auth POSTs the key's JWT there)."""
+    try:
+        info = json.loads(raw_json)
+    except ValueError:
+        return None
+    uri = info.get("token_uri") if isinstance(info, dict) else None
+    return str(uri) if uri else None
+
 
 T = TypeVar("T")
 SCOPES = ["https://www.googleapis.com/auth/devstorage.read_write"]
@@ -60,6 +75,8 @@ class GCSStorage(StorageAdapter):
         endpoint_url: str | None = None,
         credentials: Mapping[str, str] | None = None,
         options: Mapping[str, Any] | None = None,
+        egress: EgressPolicy | None = None,
+        ambient: bool = False,
     ) -> None:
         options = dict(options or {})
         creds = dict(credentials or {})
@@ -87,6 +104,10 @@ class GCSStorage(StorageAdapter):
             project = project or info.get("project_id")
             self._signer = signer
         anonymous = bool(options.get("anonymous") or options.get("emulator"))
+        # without a key of its own a storage is anonymous unless the operator lent it the
+        # server's credentials (google.auth.default: ADC, gcloud, metadata server)
+        if self._signer is None and not ambient:
+            anonymous = True
         request_creds: Credentials
         if anonymous:
             request_creds = AnonymousCredentials()  # type: ignore[no-untyped-call]
@@ -105,13 +126,16 @@ class GCSStorage(StorageAdapter):
             project = project or found_project
             if isinstance(request_creds, Signing):
                 self._signer = request_creds
-        session = AuthorizedSession(request_creds)  # type: ignore[no-untyped-call]
-        adapter = requests.adapters.HTTPAdapter(
-            pool_connections=4, pool_maxsize=self.max_concurrency, max_retries=0
+        token_uri = str(getattr(self._signer, "_token_uri", "") or DEFAULT_TOKEN_URI)
+        custom = self.endpoint_url not in (None, DEFAULT_ENDPOINT) or token_uri != DEFAULT_TOKEN_URI
+        self._ticket: Ticket | None = proxy_for(egress).ticket() if egress and custom else None
+        session = AuthorizedSession(
+            request_creds,  # type: ignore[no-untyped-call]
+            auth_request=Request(self._session()),  # token refreshes go the same way
         )
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
-        client_options = {"api_endpoint": self.endpoint_url} if self.endpoint_url else None
+        self._configure(session)
+        # explicit, so that STORAGE_EMULATOR_HOST / API_ENDPOINT_OVERRIDE cannot apply
+        client_options = {"api_endpoint": self.endpoint_url or DEFAULT_ENDPOINT}
         self._client = storage.Client(
             project=project or "moorage",
             credentials=request_creds,
@@ -126,6 +150,27 @@ class GCSStorage(StorageAdapter):
         self._probe: tuple[float, StorageError | None] | None = None
         self._probe_lock = threading.Lock()
 
+    def _session(self) -> requests.Session:
+        session = requests.Session()
+        self._configure(session)
+        return session
+
+    def _configure(self, session: requests.Session) -> None:
+        # no HTTP(S)_PROXY / NO_PROXY / .netrc from the environment: a team's traffic goes
+        # where this adapter says, and a team-named host only through the egress proxy
+        session.trust_env = False
+        if self._ticket is not None:
+            session.proxies = {"http": self._ticket.url, "https": self._ticket.url}
+        adapter = requests.adapters.HTTPAdapter(
+            pool_connections=4, pool_maxsize=self.max_concurrency, max_retries=0
+        )
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+
+    def close(self) -> None:
+        if self._ticket is not None:
+            self._ticket.release()
+
     def __repr__(self) -> str:
         return f"GCSStorage(bucket={self.bucket_name!r}, endpoint_url={self.endpoint_url!r})"
 
@@ -137,6 +182,13 @@ class GCSStorage(StorageAdapter):
 
     # -- errors ----------------------------------------------------------------------------
     def _error(self, exc: Exception, *, action: str, key: str | None) -> StorageError:
+        refused = self._ticket.last_refusal() if self._ticket is not None else None
+        if refused is not None:
+            return EndpointRefused(
+                f"Could not {action} in bucket {self.bucket_name!r}: the server's network "
+                f"policy refused the connection: {refused}.",
+                key=key,
+            )
         if isinstance(exc, gexc.RetryError) and isinstance(exc.cause, Exception):
             exc = exc.cause
         where = f"bucket {self.bucket_name!r}"

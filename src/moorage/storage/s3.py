@@ -5,6 +5,7 @@ Keys exclude the bucket. The obstore plumbing shared with Azure is in ``_obstore
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -16,13 +17,42 @@ from moorage.storage.base import (
     ListPage,
     Tuning,
 )
+from moorage.storage.egress import EgressPolicy, EndpointRefused
 
 if TYPE_CHECKING:
     from obstore.store import ObjectStore, S3Credential
 
 from moorage.storage._obstore import ObstoreAdapter
 
-__all__ = ["ObstoreAdapter", "S3Storage"]
+__all__ = ["ObstoreAdapter", "S3Storage", "check_region", "default_s3_endpoint"]
+
+# region and bucket become part of the AWS host name: nothing else may get in there
+_REGION = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$")
+_BUCKET = re.compile(r"^[a-z0-9](?:[a-z0-9.-]{1,61})[a-z0-9]$")
+
+
+def check_region(region: str | None) -> str:
+    region = region or "us-east-1"
+    if not _REGION.match(region):
+        raise EndpointRefused(
+            f"The region {region!r} is not a region name (lowercase letters, digits, '-').",
+            field="region",
+        )
+    return region
+
+
+def default_s3_endpoint(bucket: str, region: str | None, *, path_style: bool) -> str:
+    """AWS's own endpoint for ``bucket``; the names are checked so they cannot steer it."""
+    region = check_region(region)
+    if not _BUCKET.match(bucket) or ".." in bucket:
+        raise EndpointRefused(
+            f"The bucket {bucket!r} is not an S3 bucket name (3-63 lowercase letters, digits, "
+            "'.' and '-').",
+            field="bucket",
+        )
+    if path_style:
+        return f"https://s3.{region}.amazonaws.com"
+    return f"https://{bucket}.s3.{region}.amazonaws.com"
 
 
 class S3Storage(ObstoreAdapter):
@@ -39,6 +69,8 @@ class S3Storage(ObstoreAdapter):
         credentials: Mapping[str, str] | None = None,
         options: Mapping[str, Any] | None = None,
         provider: str = "aws",
+        egress: EgressPolicy | None = None,
+        ambient: bool = False,
     ) -> None:
         options = dict(options or {})
         creds = dict(credentials or {})
@@ -51,16 +83,18 @@ class S3Storage(ObstoreAdapter):
         self.provider = provider
         self.bucket = bucket
         self.endpoint_url = endpoint_url
-        config: dict[str, Any] = {}
-        if region or endpoint_url:
-            # S3-compatible stores still need a region to sign with
-            config["region"] = region or "us-east-1"
+        path_style = bool(options.get("path_style", endpoint_url is not None))
+        # every setting that decides where requests go or how they are signed is explicit:
+        # obstore would otherwise fill it from AWS_* variables (AWS_ENDPOINT_URL...)
+        config: dict[str, Any] = {
+            "region": check_region(region),
+            "virtual_hosted_style_request": not path_style,
+            "imdsv1_fallback": False,
+        }
         if endpoint_url:
             config["endpoint"] = endpoint_url.rstrip("/")
-        path_style = bool(options.get("path_style", endpoint_url is not None))
-        config["virtual_hosted_style_request"] = not path_style
-        if options.get("anonymous"):
-            config["skip_signature"] = True
+        else:
+            config["endpoint"] = default_s3_endpoint(bucket, region, path_style=path_style)
         provider_fn = None
         if access_key and secret_key:
             credential: S3Credential = {
@@ -76,13 +110,19 @@ class S3Storage(ObstoreAdapter):
             raise InvalidCredentials(
                 "S3 credentials need both access_key_id and secret_access_key."
             )
+        # no credentials of its own: anonymous, unless the operator lent the server's own
+        config["skip_signature"] = bool(options.get("anonymous")) or (
+            provider_fn is None and not ambient
+        )
         from obstore.store import S3Store
 
         allow_http = bool(endpoint_url and endpoint_url.startswith("http://"))
         self._store = S3Store(
             bucket,
             config=config,  # type: ignore[arg-type]
-            client_options=self._client_options(allow_http=allow_http),
+            client_options=self._client_options(
+                allow_http=allow_http, egress=egress if endpoint_url else None
+            ),
             retry_config=self._retry_config(),
             credential_provider=provider_fn,
         )

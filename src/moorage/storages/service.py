@@ -11,6 +11,7 @@ from moorage.models import StorageConfig, Team
 from moorage.security import SecretBox
 from moorage.storage.base import StorageError
 from moorage.storage.check import Permission, PermissionCheck, check_storage
+from moorage.storage.egress import EndpointRefused
 from moorage.storage.factory import PROVIDERS, StorageSpec
 from moorage.storage.local import resolve_local_bucket
 from moorage.storages.repository import storage_repository
@@ -32,6 +33,8 @@ def storage_json(storage: StorageConfig) -> dict[str, Any]:
         "endpoint_url": storage.endpoint_url,
         "options": storage.options,
         "has_credentials": storage.credentials_encrypted is not None,
+        # granted by the operator only (moorage admin allow-ambient-credentials)
+        "ambient_credentials": storage.allow_ambient_credentials,
     }
 
 
@@ -146,6 +149,15 @@ class StorageService:
             ],
         }
 
+    def set_ambient_credentials(
+        self, session: Session, team: Team, slug: str, *, allowed: bool
+    ) -> StorageConfig:
+        """The operator's grant (CLI only): may this storage use the server's own credentials?"""
+        storage = self.get(session, team, slug)
+        storage.allow_ambient_credentials = allowed
+        session.flush()
+        return storage
+
     def delete(self, session: Session, team: Team, slug: str) -> None:
         storage = self.get(session, team, slug)
         if storage_repository.in_use(session, storage):
@@ -165,6 +177,10 @@ class StorageService:
 
     @staticmethod
     def _check_location(storage: StorageConfig, registry: StorageRegistry) -> None:
+        try:
+            registry.check_endpoints(storage)
+        except EndpointRefused as exc:
+            raise ValidationFailed(exc.message, field=exc.field) from None
         if storage.provider == "azure" and not storage.prefix:
             raise ValidationFailed(
                 "Azure keys start with their container: set prefix to the container (and folder) "
