@@ -56,14 +56,24 @@ def _migrated(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 @pytest.fixture
-def ctx(_migrated: AppContext, tmp_path: Path) -> Iterator[AppContext]:
+def allowed_endpoints() -> str:
+    """MOORAGE_ALLOWED_ENDPOINTS of the test server: the loopback emulators (moto, Azurite,
+    fake-gcs-server). The SSRF tests override it with a narrower list."""
+    return "127.0.0.1,::1"
+
+
+@pytest.fixture
+def ctx(_migrated: AppContext, tmp_path: Path, allowed_endpoints: str) -> Iterator[AppContext]:
     """A clean database and a fresh data dir (its storage root) for each test."""
     engine = _migrated.db.engine
     with engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(text(f"DELETE FROM {table.name}"))
     settings = Settings(
-        data_dir=tmp_path / "data", database_url=_migrated.db.url, secret_key="test-secret"
+        data_dir=tmp_path / "data",
+        database_url=_migrated.db.url,
+        secret_key="test-secret",
+        allowed_endpoints=allowed_endpoints,
     )
     ctx = AppContext(settings=settings, db=_migrated.db, secrets=_migrated.secrets)
     for root in settings.resolved_local_roots:

@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 from moorage.storage.base import StorageAdapter
+from moorage.storage.egress import EgressPolicy
 from moorage.storage.factory import StorageSpec, build_adapter
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +39,8 @@ AZURITE_KEY = (
 S3_BUCKET = "moorage-test"
 GCS_BUCKET = "moorage-test"
 AZ_CONTAINER = "moorage-test"
+#: the emulators run on loopback: allow it, so adapter tests go through the egress proxy
+LOOPBACK = EgressPolicy.parse("127.0.0.1,::1")
 FAST = {"timeout": 5, "connect_timeout": 2, "max_retries": 2, "retry_timeout": 3}
 
 
@@ -119,6 +122,7 @@ class AuthS3:
             "endpoint_url": self.endpoint,
             "credentials": credentials,
             "options": dict(FAST),
+            "egress": LOOPBACK,
         }
         fields.update(changes)
         return StorageSpec(**fields)
@@ -329,6 +333,7 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
             endpoint_url=endpoint,
             credentials=creds,
             options=dict(FAST),
+            egress=LOOPBACK,
         )
         return Backend(name, spec, "", creds["secret_access_key"])
     if name == "azure":
@@ -339,6 +344,7 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
             endpoint_url=endpoint,
             credentials={"account_key": AZURITE_KEY},
             options=dict(FAST),
+            egress=LOOPBACK,
         )
         return Backend(name, spec, f"{AZ_CONTAINER}/", AZURITE_KEY)
     endpoint = request.getfixturevalue("gcs_endpoint")
@@ -349,6 +355,7 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         endpoint_url=endpoint,
         credentials={"service_account_json": sa_json},
         options={**FAST, "emulator": True},
+        egress=LOOPBACK,
     )
     return Backend(name, spec, "", json.loads(sa_json)["private_key"])
 

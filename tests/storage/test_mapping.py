@@ -143,7 +143,7 @@ class TestFactory:
 
     def test_providers_build_without_network(self, service_account_json: str) -> None:
         specs = [
-            StorageSpec(provider="aws", bucket="b", region="eu-west-1", credentials={
+            StorageSpec(provider="aws", bucket="bucket-b", region="eu-west-1", credentials={
                 "access_key_id": "k", "secret_access_key": "s"}),
             StorageSpec(provider="minio", bucket="b", endpoint_url="http://127.0.0.1:9",
                         credentials={"access_key_id": "k", "secret_access_key": "s"}),

@@ -91,10 +91,6 @@ class S3Storage(ObstoreAdapter):
             "virtual_hosted_style_request": not path_style,
             "imdsv1_fallback": False,
         }
-        if endpoint_url:
-            config["endpoint"] = endpoint_url.rstrip("/")
-        else:
-            config["endpoint"] = default_s3_endpoint(bucket, region, path_style=path_style)
         provider_fn = None
         if access_key and secret_key:
             credential: S3Credential = {
@@ -110,6 +106,10 @@ class S3Storage(ObstoreAdapter):
             raise InvalidCredentials(
                 "S3 credentials need both access_key_id and secret_access_key."
             )
+        if endpoint_url:
+            config["endpoint"] = endpoint_url.rstrip("/")
+        else:
+            config["endpoint"] = default_s3_endpoint(bucket, region, path_style=path_style)
         # no credentials of its own: anonymous, unless the operator lent the server's own
         config["skip_signature"] = bool(options.get("anonymous")) or (
             provider_fn is None and not ambient
