@@ -182,8 +182,8 @@ def split_url(url: str) -> tuple[str, int]:
         raise EndpointRefused(f"The endpoint {url!r} must not carry a user name or password.")
     if _literal(host) is None and (_NUMERIC.match(host) or not _HOST.match(host)):
         raise EndpointRefused(
-            f"The endpoint {url!r} has host {host!r}, which is not a host name or a plainly "
-            "written IP address."
+            f"The endpoint {url!r} is refused: its host {host!r} is not a host name or a "
+            "plainly written IP address."
         )
     return host, port or (443 if parts.scheme == "https" else 80)
 
