@@ -21,12 +21,7 @@ from fastapi.testclient import TestClient
 
 from moorage.storage import egress
 from tests.helpers import REGISTER
-from tests.storage.conftest import (  # noqa: F401 - a fixture
-    AZ_CONTAINER,
-    AZURITE_ACCOUNT,
-    FAST,
-    service_account_json,
-)
+from tests.storage.conftest import AZ_CONTAINER, AZURITE_ACCOUNT, FAST
 
 ALLOWED = "127.0.0.2"
 
@@ -273,3 +268,103 @@ class TestConnectTime:
         assert check["ok"] is False, check
         assert _Redirect.hits, "the allow-listed server was never asked"
         assert canary.contacts() == []
+
+
+class _Metadata(BaseHTTPRequestHandler):
+    """A fake instance-metadata service: records what was asked, knows nothing."""
+
+    hits: list[str] = []
+
+    def _answer(self) -> None:
+        type(self).hits.append(f"{self.command} {self.path}")
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_PUT = do_POST = _answer
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class TestAmbientCredentials:
+    """A storage without credentials never borrows the server's, unless the operator says so."""
+
+    @pytest.fixture
+    def allowed_endpoints(self) -> str:
+        return "127.0.0.1"  # the emulators and, for this test only, the metadata server
+
+    @pytest.fixture
+    def metadata(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[type[_Metadata]]:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _Metadata)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        host = f"127.0.0.1:{server.server_address[1]}"
+        _Metadata.hits = []
+        for name in (
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_PROFILE",
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            "AZURE_STORAGE_CONNECTION_STRING",
+        ):
+            monkeypatch.delenv(name, raising=False)  # fmt: skip
+        for name in (
+            "AWS_METADATA_ENDPOINT",
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+            "AWS_ENDPOINT_URL",
+            "AZURE_MSI_ENDPOINT",
+            "AZURE_IDENTITY_ENDPOINT",
+            "IDENTITY_ENDPOINT",
+            "MSI_ENDPOINT",
+        ):
+            monkeypatch.setenv(name, f"http://{host}")  # fmt: skip
+        monkeypatch.setenv("IDENTITY_HEADER", "x")
+        monkeypatch.setenv("GCE_METADATA_HOST", host)
+        monkeypatch.setenv("GCE_METADATA_IP", host)
+        monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
+        monkeypatch.setenv("HOME", str(tmp_path))
+        yield _Metadata
+        server.shutdown()
+        server.server_close()
+
+    @pytest.mark.parametrize("provider", ["aws", "gcp"])
+    def test_metadata_is_asked_only_with_the_operators_grant(
+        self,
+        api: TestClient,
+        ctx: Any,
+        metadata: type[_Metadata],
+        monkeypatch: pytest.MonkeyPatch,
+        provider: str,
+        request: pytest.FixtureRequest,
+    ) -> None:
+        from typer.testing import CliRunner
+
+        from moorage.cli import app
+
+        if provider == "aws":
+            body = {"provider": "aws", "bucket": "moorage-test",
+                    "endpoint_url": request.getfixturevalue("moto_endpoint")}  # fmt: skip
+        else:
+            body = {"provider": "gcp", "bucket": "moorage-test",
+                    "endpoint_url": request.getfixturevalue("gcs_endpoint")}  # fmt: skip
+        r = _create(api, **body, slug="bare")
+        assert r.status_code == 200, r.text
+        assert r.json()["ambient_credentials"] is False
+        api.post("/api/teams/acme/storage/bare/check")
+        assert metadata.hits == []
+
+        monkeypatch.setenv("MOORAGE_DATABASE_URL", ctx.db.url)
+        monkeypatch.setenv("MOORAGE_SECRET_KEY", "test-secret")
+        args = ["admin", "allow-ambient-credentials", "--team", "acme", "--storage", "bare"]
+        data_dir = ["--data-dir", str(ctx.settings.data_dir)]
+        result = CliRunner().invoke(app, args + data_dir)
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["ambient_credentials"] is True
+        api.post("/api/teams/acme/storage/bare/check")
+        assert metadata.hits, "the granted storage did not use the server's credentials"
+
+        metadata.hits.clear()
+        result = CliRunner().invoke(app, [*args, "--revoke", *data_dir])
+        assert result.exit_code == 0, result.output
+        api.post("/api/teams/acme/storage/bare/check")
+        assert metadata.hits == []
