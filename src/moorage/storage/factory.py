@@ -26,6 +26,8 @@ class StorageSpec:
     options: dict[str, Any] = field(default_factory=dict)
     #: secret values (access keys, connection strings, service-account JSON); never logged
     credentials: dict[str, str] = field(default_factory=dict, repr=False)
+    #: ``local`` only: the resolved folders the bucket may resolve into, a relative bucket under
+    #: the first (for a team's storage: its ``<root>/<team-slug>`` areas, then its grants)
     local_roots: tuple[Path, ...] = ()
 
 
