@@ -79,7 +79,7 @@ def main() -> None:
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
-        media = data / "storage" / "media" / "imgs"
+        media = data / "storage" / "bench" / "media" / "imgs"
         media.mkdir(parents=True)
         src = media / "000000.jpg"
         Image.effect_mandelbrot((width, height), (-2, -1.2, 1, 1.2), 60).convert("RGB").save(

@@ -77,6 +77,8 @@ def setup(database_url: str, data_dir: Path) -> tuple[AppContext, TestClient, in
     client = TestClient(create_app(settings, ctx))
     client.headers["Authorization"] = f"ApiKey {key}"
     dataset = client.post("/api/datasets", json={"name": "Bench"}).json()
+    # a team's local buckets live in its own folder, <root>/<team-slug>/, and must exist
+    (settings.resolved_local_roots[0] / "bench" / "media").mkdir(parents=True, exist_ok=True)
     r = client.post(
         "/api/teams/bench/storage", json={"name": "media", "provider": "local", "bucket": "media"}
     )
@@ -85,7 +87,7 @@ def setup(database_url: str, data_dir: Path) -> tuple[AppContext, TestClient, in
 
 
 def bench_register(client: TestClient, data_dir: Path, n: int) -> tuple[float, float]:
-    media = data_dir / "storage" / "media" / "imgs"
+    media = data_dir / "storage" / "bench" / "media" / "imgs"
     media.mkdir(parents=True, exist_ok=True)
     payload_bytes = (Path(__file__).parent.parent / "tests" / "data").exists()
     del payload_bytes

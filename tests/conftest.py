@@ -124,7 +124,16 @@ def api(client: TestClient, team: TeamFixture) -> TestClient:
 
 @pytest.fixture
 def storage_root(ctx: AppContext) -> Path:
+    """The operator's local root, shared by every team: no team's bucket may be this folder."""
     return ctx.settings.resolved_local_roots[0]
+
+
+@pytest.fixture
+def team_folder(storage_root: Path) -> Path:
+    """``<root>/acme``: where team ``acme`` (the ``team`` fixture) keeps its local buckets."""
+    path = storage_root / "acme"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def free_port() -> int:

@@ -18,8 +18,9 @@ def jpeg_bytes(width: int = 64, height: int = 48) -> bytes:
 
 
 @pytest.fixture
-def bucket(storage_root: Path) -> Path:
-    path = storage_root / "media"
+def bucket(team_folder: Path) -> Path:
+    """The folder of the local bucket ``media`` of team ``acme``: ``<root>/acme/media``."""
+    path = team_folder / "media"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -175,6 +175,7 @@ def test_wheel_installs_into_a_fresh_venv_and_serves(tmp_path: Path) -> None:
 def test_create_storage_from_the_cli(env, tmp_path) -> None:
     data = str(tmp_path / "d")
     run_cli("admin", "create-team", "acme", "--data-dir", data, env=env, cwd=tmp_path)
+    (tmp_path / "d" / "storage" / "acme" / "media").mkdir(parents=True)
     out = run_cli(
         "admin",
         "create-storage",
@@ -213,7 +214,7 @@ def test_create_storage_from_the_cli(env, tmp_path) -> None:
         env=env,
         cwd=tmp_path,
     )
-    assert bad.returncode == 1 and "outside the allowed roots" in bad.stderr
+    assert bad.returncode == 1 and "outside this team's folders" in bad.stderr
 
 
 def test_prepare_then_register_on_read_only_storage(env, tmp_path, server) -> None:
@@ -226,7 +227,7 @@ def test_prepare_then_register_on_read_only_storage(env, tmp_path, server) -> No
     (src / "car.jpg").write_bytes(jpeg_bytes(1200, 800))
     (src / "clip.mp4").write_bytes(make_video(seconds=1, fps=10))
     (src / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
-    bucket = data_dir / "storage" / "media"
+    bucket = data_dir / "storage" / "acme" / "media"
     out = run_cli(
         "prepare",
         str(src / "car.jpg"),
@@ -268,3 +269,33 @@ def test_prepare_then_register_on_read_only_storage(env, tmp_path, server) -> No
     assert video["processing_status"] == "complete" and video["slots"][0]["total_sections"] == 10
     thumb = httpx.get(video["slots"][0]["thumbnail_url"], headers=h)
     assert thumb.status_code == 200 and thumb.content[:3] == b"\xff\xd8\xff"
+
+
+def test_grant_list_and_revoke_folders_from_the_cli(env, tmp_path) -> None:
+    data = tmp_path / "d"
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (tmp_path / "via-link").symlink_to(photos)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_cli("admin", *args, "--data-dir", str(data), env=env, cwd=tmp_path)
+
+    assert cli("create-team", "acme").returncode == 0
+    out = cli("grant-folder", "--team", "acme", str(tmp_path / "via-link"))
+    assert out.returncode == 0, out.stderr
+    body = json.loads(out.stdout)
+    assert (body["granted"], body["created"]) == (str(photos.resolve()), True)
+    assert body["own_folders"] == [str((data / "storage" / "acme").resolve())]
+    listed = json.loads(cli("list-folders", "--team", "acme").stdout)
+    assert [f["path"] for f in listed["granted_folders"]] == [str(photos.resolve())]
+    for shared in (data / "storage", data, Path("/")):
+        refused = cli("grant-folder", "--team", "acme", str(shared))
+        assert refused.returncode == 1 and "shared by every team" in refused.stderr
+    missing = cli("grant-folder", "--team", "acme", str(tmp_path / "nope"))
+    assert missing.returncode == 1 and "not an existing folder" in missing.stderr
+    assert cli("grant-folder", "--team", "nobody", str(photos)).returncode == 1
+    out = cli("revoke-folder", "--team", "acme", str(photos))
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["granted_folders"] == []
+    again = cli("revoke-folder", "--team", "acme", str(photos))
+    assert again.returncode == 1 and "has no grant" in again.stderr

@@ -14,9 +14,7 @@ from moorage.context import AppContext
 from tests.conftest import TeamFixture
 
 
-def test_no_generated_input_gets_a_server_error(
-    ctx: AppContext, team: TeamFixture, storage_root
-) -> None:
+def test_no_generated_input_gets_a_server_error(ctx: AppContext, team: TeamFixture, bucket) -> None:
     app = create_app(ctx.settings, ctx)
     with TestClient(app, headers=team.headers) as c:
         c.post("/api/datasets", json={"name": "Darwin Py"})

@@ -14,7 +14,7 @@ from moorage.config import Settings, get_settings
 app = typer.Typer(
     help="moorage: register files in your own storage as dataset items.", no_args_is_help=True
 )
-admin = typer.Typer(help="Teams and API keys.", no_args_is_help=True)
+admin = typer.Typer(help="Teams, API keys and local folders.", no_args_is_help=True)
 app.add_typer(admin, name="admin")
 
 DataDir = Annotated[
@@ -289,6 +289,61 @@ def allow_ambient_credentials(
     finally:
         ctx.close()
     _print(out)
+
+
+TeamOption = Annotated[str, typer.Option("--team", help="Team slug.")]
+FolderArg = Annotated[str, typer.Argument(help="A folder on this machine.")]
+
+
+def _folders(data_dir: Path | None, team: str, action: str, path: str = "") -> dict[str, Any]:
+    from moorage.errors import MoorageError
+    from moorage.folders import folder_json, folder_service
+    from moorage.storage.local import team_areas
+    from moorage.teams.service import team_service
+
+    ctx = _context(data_dir)
+    out: dict[str, Any] = {"team": team}
+    try:
+        with ctx.db.session() as session:
+            owner = team_service.get_by_slug(session, team)
+            if action == "grant":
+                protected = [*ctx.settings.resolved_local_roots, ctx.settings.data_dir]
+                folder, created = folder_service.grant(
+                    session, owner, path=path, protected=protected
+                )
+                out.update(granted=folder.path, created=created)
+            elif action == "revoke":
+                folder_service.revoke(session, owner, path=path)
+                out["revoked"] = path
+            roots = ctx.settings.resolved_local_roots
+            out["own_folders"] = [str(p) for p in team_areas(roots, owner.slug)]
+            out["granted_folders"] = [
+                folder_json(f) for f in folder_service.list_for(session, owner)
+            ]
+    except MoorageError as exc:
+        typer.echo(f"error: {exc.field + ': ' if exc.field else ''}{exc.message}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        ctx.close()
+    return out
+
+
+@admin.command("grant-folder")
+def grant_folder(team: TeamOption, path: FolderArg, data_dir: DataDir = None) -> None:
+    """Let a team's local storages use a folder outside its own <root>/<team>/ (resolved now)."""
+    _print(_folders(data_dir, team, "grant", path))
+
+
+@admin.command("revoke-folder")
+def revoke_folder(team: TeamOption, path: FolderArg, data_dir: DataDir = None) -> None:
+    """Take a granted folder back; registration and serving from it stop at once."""
+    _print(_folders(data_dir, team, "revoke", path))
+
+
+@admin.command("list-folders")
+def list_folders(team: TeamOption, data_dir: DataDir = None) -> None:
+    """The folders a team's local storages may use: its own area in each root, and its grants."""
+    _print(_folders(data_dir, team, "list"))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=lambda: Path.cwd() / "moorage-data")
     #: SQLAlchemy URL; default ``sqlite:///<data_dir>/moorage.db``
     database_url: str | None = None
-    #: comma-separated folders that ``local`` storages may live in; default ``<data_dir>/storage``
+    #: comma-separated roots; a team's ``local`` storages live in ``<root>/<team-slug>/`` of them
+    #: (or in folders the operator granted it); default ``<data_dir>/storage``
     local_roots: str | None = None
     #: key for encrypting stored secrets; default: a key file in the data dir
     secret_key: str | None = None

@@ -4,23 +4,32 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from moorage.config import Settings
 from moorage.db import Database
+from moorage.folders.service import folder_service
 from moorage.security import SecretBox
 from moorage.storage.base import StorageAdapter
 from moorage.storage.egress import EgressPolicy
 from moorage.storage.factory import StorageSpec, build_adapter, check_endpoints
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from moorage.models import StorageConfig
 
 __all__ = ["AppContext", "StorageRegistry"]
 
 
 class StorageRegistry:
-    """Adapters built once per storage configuration and reused (connection pools)."""
+    """Adapters built once per storage configuration and reused (connection pools).
+
+    A ``local`` adapter is built afresh on every call instead (it holds no pool): its folder is
+    checked against the team's folders as they are now, so a revoked grant or a symlink swapped
+    after the storage was created is refused at once, by every process.
+    """
 
     def __init__(self, settings: Settings, secrets: SecretBox) -> None:
         self._settings = settings
@@ -30,7 +39,7 @@ class StorageRegistry:
         self._cache: dict[tuple[int, str], StorageAdapter] = {}
         self._lock = threading.Lock()
 
-    def spec_for(self, storage: StorageConfig) -> StorageSpec:
+    def spec_for(self, session: Session, storage: StorageConfig) -> StorageSpec:
         credentials = (
             self._secrets.decrypt(storage.credentials_encrypted)
             if storage.credentials_encrypted
@@ -43,23 +52,31 @@ class StorageRegistry:
             endpoint_url=storage.endpoint_url,
             options=dict(storage.options or {}),
             credentials=credentials,
-            local_roots=tuple(self._settings.resolved_local_roots),
+            local_roots=tuple(self._local_folders(session, storage)),
             egress=self.egress,
             allow_ambient_credentials=storage.allow_ambient_credentials,
         )
 
-    def check_endpoints(self, storage: StorageConfig) -> None:
-        """Raise ``EndpointRefused`` for an endpoint of ``storage`` the policy forbids."""
-        check_endpoints(self.spec_for(storage))
+    def _local_folders(self, session: Session, storage: StorageConfig) -> list[Path]:
+        if storage.provider != "local":
+            return []
+        roots = self._settings.resolved_local_roots
+        return folder_service.allowed(session, storage.team_id, roots=roots)
 
-    def adapter_for(self, storage: StorageConfig) -> StorageAdapter:
+    def check_endpoints(self, session: Session, storage: StorageConfig) -> None:
+        """Raise ``EndpointRefused`` for an endpoint of ``storage`` the policy forbids."""
+        check_endpoints(self.spec_for(session, storage))
+
+    def adapter_for(self, session: Session, storage: StorageConfig) -> StorageAdapter:
+        if storage.provider == "local":
+            return build_adapter(self.spec_for(session, storage))
         key = (storage.id, storage.updated_at.isoformat())
         with self._lock:
             adapter = self._cache.get(key)
             if adapter is None:
                 for old in [k for k in self._cache if k[0] == storage.id]:
                     self._cache.pop(old).close()
-                adapter = build_adapter(self.spec_for(storage))
+                adapter = build_adapter(self.spec_for(session, storage))
                 self._cache[key] = adapter
             return adapter
 

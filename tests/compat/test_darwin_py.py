@@ -12,7 +12,9 @@ from tests.helpers import jpeg_bytes
 
 
 @pytest.fixture
-def darwin(live_server: LiveServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple:
+def darwin(
+    live_server: LiveServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, bucket: Path
+) -> tuple:
     monkeypatch.setenv("DARWIN_BASE_URL", live_server.url)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("DARWIN_RETRY_MAX_ATTEMPTS", "1")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -7,6 +9,13 @@ from moorage.context import AppContext
 from tests.conftest import make_team
 
 URL = "/api/teams/acme/storage"
+
+
+@pytest.fixture(autouse=True)
+def _folders(team_folder: Path) -> None:
+    """The folders these tests name as buckets exist in acme's area, as a user makes them."""
+    for name in ("a", "b", "s3", "mine", "media", "abs"):
+        (team_folder / name).mkdir()
 
 
 class TestStorageApi:
@@ -52,12 +61,13 @@ class TestStorageApi:
         assert r.status_code == 422
         assert r.json()["error"]["field"] == "bucket"
 
-    def test_absolute_bucket_inside_a_root_is_accepted(self, api: TestClient, storage_root) -> None:
+    def test_absolute_bucket_inside_the_team_folder_is_accepted(
+        self, api: TestClient, team_folder: Path
+    ) -> None:
         r = api.post(
-            URL, json={"name": "abs", "provider": "local", "bucket": str(storage_root / "abs")}
+            URL, json={"name": "abs", "provider": "local", "bucket": str(team_folder / "abs")}
         )
-        assert r.status_code == 200
-        assert (storage_root / "abs").is_dir()
+        assert r.status_code == 200, r.text
 
     def test_duplicate_slug_and_unknown_provider(self, api: TestClient) -> None:
         api.post(URL, json={"name": "a", "provider": "local", "bucket": "a"})
@@ -126,7 +136,7 @@ class TestStorageApi:
 
 class TestCheck:
     def test_read_write_local_storage_passes_every_check(
-        self, api: TestClient, storage_root
+        self, api: TestClient, team_folder: Path
     ) -> None:
         api.post(
             URL, json={"name": "media", "provider": "local", "bucket": "media", "prefix": "derived"}
@@ -139,13 +149,13 @@ class TestCheck:
             "read",
             "write",
         ]
-        assert not any((storage_root / "media").rglob(".moorage-check-*"))
+        assert not any((team_folder / "media").rglob(".moorage-check-*"))
 
-    def test_missing_folder_fails_with_reasons(self, api: TestClient, storage_root) -> None:
+    def test_missing_folder_fails_with_reasons(self, api: TestClient, team_folder: Path) -> None:
         api.post(
             URL, json={"name": "media", "provider": "local", "bucket": "media", "readonly": True}
         )
-        (storage_root / "media").rmdir()
+        (team_folder / "media").rmdir()
         body = api.post(f"{URL}/media/check").json()
         assert body["ok"] is False
         assert all(not c["ok"] and c["reason"] and c["message"] for c in body["checks"])

@@ -73,7 +73,7 @@ def test_transient_storage_error_requeues_then_succeeds(
     )
     (job_id,) = sent
     flaky = FlakyLocal(bucket)
-    monkeypatch.setattr(ctx.storages, "adapter_for", lambda storage: flaky)
+    monkeypatch.setattr(ctx.storages, "adapter_for", lambda session, storage: flaky)
     with pytest.raises(TransientJobError):
         process_job(ctx, job_id)
     with ctx.db.session() as session:

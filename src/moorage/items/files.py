@@ -48,7 +48,7 @@ def resolve_file(
     )
     if storage is None:
         raise NotFound("The storage of this item was removed.", field="storage")
-    adapter = ctx.storages.adapter_for(storage)
+    adapter = ctx.storages.adapter_for(session, storage)
     if what == "file":
         return FileTarget(adapter, slot.storage_key, slot.file_name)
     if what == "thumbnail":

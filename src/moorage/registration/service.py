@@ -61,7 +61,7 @@ class RegistrationService:
         dataset = dataset_service.get_by_slug(session, team, payload.dataset_slug)
         storage = storage_service.for_registration(session, team, payload.storage_slug)
         try:
-            adapter = ctx.storages.adapter_for(storage)
+            adapter = ctx.storages.adapter_for(session, storage)
         except StorageError as exc:
             raise ValidationFailed(
                 f"Storage {storage.slug!r} cannot be used: {exc.message}", field="storage_slug"

@@ -27,6 +27,8 @@ class StorageSpec:
     options: dict[str, Any] = field(default_factory=dict)
     #: secret values (access keys, connection strings, service-account JSON); never logged
     credentials: dict[str, str] = field(default_factory=dict, repr=False)
+    #: ``local`` only: the resolved folders the bucket may resolve into, a relative bucket under
+    #: the first (for a team's storage: its ``<root>/<team-slug>`` areas, then its grants)
     local_roots: tuple[Path, ...] = ()
     #: where a team-named endpoint may lead; ``None`` only for adapters the operator's own
     #: code builds (the server always gives the policy of ``MOORAGE_ALLOWED_ENDPOINTS``)

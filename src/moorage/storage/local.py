@@ -1,7 +1,8 @@
 """A folder on the server's disk as storage.
 
-``bucket`` names a folder under one of the operator's allowed roots. Every key is resolved
-(symlinks included) and must stay inside that folder.
+``bucket`` names a folder inside the folders a team may use: its own ``<root>/<team-slug>/`` in
+each of the operator's allowed roots, and the folders the operator granted it. Every key is
+resolved (symlinks included) and must stay inside the storage's folder.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 from moorage.storage.base import (
+    AccessDenied,
     BucketNotFound,
     InvalidKey,
     ListPage,
@@ -25,31 +27,83 @@ from moorage.storage.base import (
     validate_key,
 )
 
-__all__ = ["LocalStorage", "resolve_local_bucket"]
+__all__ = [
+    "NAME_MAX",
+    "PATH_MAX",
+    "FolderNotAllowed",
+    "LocalStorage",
+    "resolve_local_bucket",
+    "team_areas",
+]
+
+#: the longest name of one path component, in bytes (Linux, macOS and Windows agree)
+NAME_MAX = 255
+#: the longest path the kernel takes, in bytes, terminating NUL included (Linux)
+PATH_MAX = 4096
 
 
-def resolve_local_bucket(bucket: str, roots: list[Path]) -> Path:
-    """The folder a local storage's ``bucket`` names, refusing anything outside ``roots``.
+class FolderNotAllowed(AccessDenied):
+    """The folder is outside every folder this team may use (or stopped being inside one)."""
 
-    A relative bucket is a folder under the first root; an absolute one must lie inside one of
-    them. Raises ``InvalidKey`` with a message naming the allowed roots.
+    reason = "STORAGE_FOLDER_NOT_ALLOWED"
+
+
+def team_areas(roots: Sequence[Path], team_slug: str) -> list[Path]:
+    """``<root>/<team-slug>`` of each allowed root, the roots resolved.
+
+    The team's own folder is joined, not resolved: a symlink in its place leads out of the
+    team's area and is refused like any other (the operator grants such folders instead).
     """
-    if not bucket or "\x00" in bucket:
+    return [Path(os.path.realpath(r)) / team_slug for r in roots]
+
+
+def _check_name(bucket: str) -> bytes:
+    if not bucket:
         raise InvalidKey("The local bucket is empty.")
-    resolved_roots = [Path(os.path.realpath(r)) for r in roots]
+    if "\x00" in bucket:
+        raise InvalidKey("The local bucket contains a NUL character.")
+    try:
+        raw = bucket.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidKey("The local bucket is not valid UTF-8 text.") from None
+    longest = max(len(part) for part in raw.split(b"/"))
+    if longest > NAME_MAX:
+        raise InvalidKey(
+            f"A folder name in the local bucket is {longest} bytes long; "
+            f"at most {NAME_MAX} are allowed."
+        )
+    if ".." in Path(bucket).parts:
+        raise InvalidKey("The local bucket contains a '..' segment.")
+    return raw
+
+
+def resolve_local_bucket(bucket: str, folders: Sequence[Path]) -> Path:
+    """The folder a local storage's ``bucket`` names, refusing anything outside ``folders``.
+
+    ``folders`` are the resolved folders the storage may use; a relative bucket is a folder under
+    the first, an absolute one must resolve (symlinks included) inside one of them. Raises
+    ``InvalidKey`` for a name no folder can have and ``FolderNotAllowed`` for one outside.
+    """
+    _check_name(bucket)
+    if not folders:
+        raise FolderNotAllowed("No local folder is allowed for this storage.")
     candidate = Path(bucket)
     if not candidate.is_absolute():
-        if ".." in candidate.parts:
-            raise InvalidKey(f"The local bucket {bucket!r} contains a '..' segment.")
-        candidate = resolved_roots[0] / candidate
-    real = Path(os.path.realpath(candidate))
-    for root in resolved_roots:
-        if real == root or real.is_relative_to(root):
+        candidate = folders[0] / candidate
+    try:
+        real = Path(os.path.realpath(candidate))
+    except (OSError, ValueError):
+        raise InvalidKey("The local bucket cannot be resolved to a folder.") from None
+    if len(os.fsencode(real)) >= PATH_MAX:
+        raise InvalidKey(f"The local bucket's path is longer than {PATH_MAX - 1} bytes.")
+    for folder in folders:
+        if real == folder or real.is_relative_to(folder):
             return real
-    allowed = ", ".join(str(r) for r in resolved_roots)
-    raise InvalidKey(
-        f"The local bucket {bucket!r} is outside the allowed roots ({allowed}); "
-        "set MOORAGE_LOCAL_ROOTS to allow another folder."
+    allowed = ", ".join(str(f) for f in folders)
+    raise FolderNotAllowed(
+        f"The local bucket {bucket!r} is outside this team's folders ({allowed}); a relative "
+        f"bucket is a folder under {folders[0]}. Ask the operator to grant another folder "
+        "(moorage admin grant-folder)."
     )
 
 

@@ -93,7 +93,7 @@ class StorageService:
             if payload.credentials
             else None,
         )
-        self._check_location(storage, registry)
+        self._check_location(session, storage, registry)
         session.add(storage)
         session.flush()
         return storage
@@ -121,7 +121,7 @@ class StorageService:
         for field, value in changes.items():
             if value is not None or field in ("region", "endpoint_url"):
                 setattr(storage, field, value)
-        self._check_location(storage, registry)
+        self._check_location(session, storage, registry)
         session.flush()
         return storage
 
@@ -131,7 +131,7 @@ class StorageService:
         """Can moorage list, read (and for read-write, write and delete) under the prefix?"""
         storage = self.get(session, team, slug)
         try:
-            adapter = registry.adapter_for(storage)
+            adapter = registry.adapter_for(session, storage)
             checks = check_storage(adapter, prefix=storage.prefix, readonly=storage.readonly)
         except StorageError as exc:
             wanted: list[Permission] = (
@@ -176,9 +176,11 @@ class StorageService:
             )
 
     @staticmethod
-    def _check_location(storage: StorageConfig, registry: StorageRegistry) -> None:
+    def _check_location(
+        session: Session, storage: StorageConfig, registry: StorageRegistry
+    ) -> None:
         try:
-            registry.check_endpoints(storage)
+            registry.check_endpoints(session, storage)
         except EndpointRefused as exc:
             raise ValidationFailed(exc.message, field=exc.field) from None
         if storage.provider == "azure" and not storage.prefix:
@@ -189,12 +191,20 @@ class StorageService:
             )
         if storage.provider != "local":
             return
-        spec: StorageSpec = registry.spec_for(storage)
+        spec: StorageSpec = registry.spec_for(session, storage)
         try:
-            folder = resolve_local_bucket(storage.bucket, list(spec.local_roots))
+            folder = resolve_local_bucket(storage.bucket, spec.local_roots)
+            exists = folder.is_dir()
         except StorageError as exc:
             raise ValidationFailed(exc.message, field="bucket") from None
-        folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValidationFailed(f"cannot be read: {exc.strerror}", field="bucket") from None
+        if not exists:
+            # like a cloud bucket, the folder must exist: a typo is an error, not a new folder
+            raise ValidationFailed(
+                f"The folder {folder} does not exist (or is not a folder); create it first.",
+                field="bucket",
+            )
 
 
 storage_service = StorageService()

@@ -210,10 +210,12 @@ def process_job(ctx: AppContext, job_id: uuid.UUID) -> str:
                 session, job_id, status="error", error={"message": "item removed", "stage": "load"}
             )
             return "skipped"
-    adapter = ctx.storages.adapter_for(work.storage)
-    sink = StorageSink(adapter, slot_folder(work.storage.prefix, work.item.id, work.slot.id))
     key = work.sources[0]["storage_key"]
     try:
+        with ctx.db.session() as session:
+            # checked on every job: a local folder whose grant was revoked is refused at once
+            adapter = ctx.storages.adapter_for(session, work.storage)
+        sink = StorageSink(adapter, slot_folder(work.storage.prefix, work.item.id, work.slot.id))
         size = adapter.head(work.slot.storage_key).size
         if work.supplied:
             with ctx.db.session() as session:
