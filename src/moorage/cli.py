@@ -106,12 +106,12 @@ def worker(
             err=True,
         )
         raise typer.Exit(2)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # before the first job can be taken
+        signal.signal(sig, lambda *_: stop.set())
     runtime = Runtime(ctx, broker_url=ctx.settings.broker_url, threads=threads)
     runtime.install()
     runtime.start_workers()
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
     typer.echo(
         f"moorage worker: {threads} threads on {ctx.settings.broker_url.split('@')[-1]}", err=True
     )
