@@ -78,8 +78,19 @@ def serve(
 def worker(
     data_dir: DataDir = None,
     threads: Annotated[int, typer.Option(help="Worker threads in this process.")] = 2,
+    grace: Annotated[
+        float | None,
+        typer.Option(
+            help="On SIGTERM, seconds running jobs may finish before they are handed back "
+            "(default MOORAGE_WORKER_GRACE_SECONDS, 20)."
+        ),
+    ] = None,
 ) -> None:
-    """Process jobs from MOORAGE_BROKER_URL (RabbitMQ or Redis), on as many machines as needed."""
+    """Process jobs from MOORAGE_BROKER_URL (RabbitMQ or Redis), on as many machines as needed.
+
+    Also runs the reconciler: jobs of a dead worker, or sent while the broker was away, run
+    again. On SIGTERM or SIGINT it takes no new job, lets running ones finish for the grace
+    period, hands the rest back (queued, sent again) and exits."""
     import signal
     import threading
 
@@ -95,17 +106,19 @@ def worker(
             err=True,
         )
         raise typer.Exit(2)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # before the first job can be taken
+        signal.signal(sig, lambda *_: stop.set())
     runtime = Runtime(ctx, broker_url=ctx.settings.broker_url, threads=threads)
     runtime.install()
     runtime.start_workers()
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
     typer.echo(
         f"moorage worker: {threads} threads on {ctx.settings.broker_url.split('@')[-1]}", err=True
     )
     stop.wait()
-    runtime.stop()
+    typer.echo("moorage worker: stopping", err=True)
+    handed = runtime.stop(grace=grace)
+    typer.echo(f"moorage worker: stopped, {handed} job(s) handed back", err=True)
     ctx.close()
 
 

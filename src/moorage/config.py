@@ -49,8 +49,15 @@ class Settings(BaseSettings):
     max_slices_per_slot: int = 5_000
     #: total bytes of derivatives one slot may write
     max_derivative_bytes: int = 20 * 1024**3
-    #: a running job whose heartbeat is older than this is taken back (its worker died)
-    job_heartbeat_timeout_seconds: int = 45
+    #: voxels a NIfTI volume may hold in memory while it is sliced (or one decoded DICOM frame),
+    #: checked from the header before anything is allocated
+    max_volume_bytes: int = 2 * 1024**3
+    #: a running job whose heartbeat is older than this is taken back (its worker died); jobs
+    #: beat every timeout/9 (5 s at most) and the reconciler looks every timeout/4.5 (10 s at
+    #: most), so a dead worker's jobs run again within timeout + 10 s
+    job_heartbeat_timeout_seconds: float = 45
+    #: a worker told to stop (SIGTERM) lets running jobs finish this long, then hands them back
+    worker_grace_seconds: float = 20
 
     # -- rate limiting, per API key --
     #: e.g. ``1200/minute``; empty or ``0`` turns it off

@@ -210,7 +210,7 @@ class TestProgress:
         (item,) = _register(api, [{"name": "clip.mp4", "storage_key": "clip.mp4"}])
         with ctx.db.session() as session:
             job = session.query(Job).one()
-            job_repository.heartbeat(session, job.id, {"done": 40, "total": 250})
+            job_repository.set_progress(session, job.id, {"done": 40, "total": 250})
         progress = _get(api, item["id"])["processing_progress"]
         assert progress == {
             "jobs_total": 1,

@@ -19,13 +19,17 @@ from moorage.media.base import (
     SlotResult,
 )
 from moorage.media.images import make_thumbnail
+from moorage.media.limits import NO_LIMITS, LimitExceeded, Limits
 from moorage.media.probe import sniff_kind
 from moorage.media.process import process_slot
 
 __all__ = [
+    "NO_LIMITS",
     "ConcurrentSink",
     "DerivativeSink",
     "DirectorySink",
+    "LimitExceeded",
+    "Limits",
     "MediaError",
     "MediaKind",
     "MemorySink",

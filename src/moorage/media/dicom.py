@@ -39,6 +39,7 @@ from moorage.media.dicom_geometry import (
     read_header,
     slice_spacing,
 )
+from moorage.media.limits import NO_LIMITS, Limits
 from moorage.media.render import array_to_8bit, thumbnail_of, write_section
 
 __all__ = ["process_dicom", "render_frame"]
@@ -139,12 +140,35 @@ def _frames(header: Header) -> Any:
         ) from exc
 
 
+def _check_limits(headers: list[Header], limits: Limits) -> None:
+    """From the headers alone: frames of the series, and the bytes of one decoded frame."""
+    limits.slices(sum(h.frames for h in headers), what="the series has")
+    for header in headers:
+        ds = header.ds
+        try:
+            frame_bytes = (
+                int(ds.get("Rows") or 0)
+                * int(ds.get("Columns") or 0)
+                * int(ds.get("SamplesPerPixel") or 1)
+                * max(1, int(ds.get("BitsAllocated") or 8) // 8)
+            )
+        except (TypeError, ValueError) as exc:
+            message = f"{header.path.name}: malformed DICOM header: {exc}"
+            raise MediaError(message, stage="probe") from exc
+        limits.volume_bytes(frame_bytes, what=f"{header.path.name}: one frame holds")
+
+
 def process_dicom(
-    sources: list[Path], *, sink: DerivativeSink, progress: Progress | None = None
+    sources: list[Path],
+    *,
+    sink: DerivativeSink,
+    progress: Progress | None = None,
+    limits: Limits = NO_LIMITS,
 ) -> SlotResult:
     if not sources:
         raise MediaError("no file given", stage="probe")
     ordered = order_series([read_header(p) for p in sources])
+    _check_limits(ordered, limits)
     total = sum(h.frames for h in ordered)
     middle = total // 2
     first_ds = ordered[0].ds

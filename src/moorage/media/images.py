@@ -37,6 +37,7 @@ from moorage.media.base import (
     SlotResult,
 )
 from moorage.media.jpeg_dc import eighth_size, thumbnail_from_dc
+from moorage.media.limits import NO_LIMITS, Limits
 from moorage.media.render import (
     THUMB_QUALITY,
     encode_jpeg,
@@ -182,6 +183,10 @@ def _needs_render(img: Image.Image, orientation: int) -> bool:
     )
 
 
+def _page_count(img: Image.Image) -> int:
+    return int(getattr(img, "n_frames", 1)) if img.format == "TIFF" else 1
+
+
 def _pages(img: Image.Image) -> Iterator[Image.Image]:
     """Every page of a multi-page TIFF, or the one frame of anything else."""
     if img.format != "TIFF":
@@ -196,13 +201,17 @@ def _pages(img: Image.Image) -> Iterator[Image.Image]:
 
 
 def process_image(
-    sources: list[Path], *, sink: DerivativeSink, progress: Progress | None = None
+    sources: list[Path],
+    *,
+    sink: DerivativeSink,
+    progress: Progress | None = None,
+    limits: Limits = NO_LIMITS,
 ) -> SlotResult:
     """Thumbnail plus, when needed, rendered sections (see the module docstring)."""
     if not sources:
         raise MediaError("no file given", stage="probe")
     if len(sources) > 1:
-        return _image_series(sources, sink, progress)
+        return _image_series(sources, sink, progress, limits)
     path = sources[0]
     with open_image(path) as img:
         orientation = _orientation(img)
@@ -223,6 +232,7 @@ def process_image(
             if progress:
                 progress(1, 1)
             return SlotResult(width, height, 1, metadata, [], THUMBNAIL_NAME)
+        limits.pages(_page_count(img), what="the image has")
         sections = _render(img, orientation, sink, 1, progress)
     first = sections[0]
     metadata.update(rendered=True, width=first.width, height=first.height)
@@ -232,7 +242,7 @@ def process_image(
 
 
 def _image_series(
-    sources: list[Path], sink: DerivativeSink, progress: Progress | None
+    sources: list[Path], sink: DerivativeSink, progress: Progress | None, limits: Limits
 ) -> SlotResult:
     """Several files in one slot: every page of every file becomes a section, in the given
     order; ``metadata.files`` says where each file starts."""
@@ -241,6 +251,7 @@ def _image_series(
     for number, path in enumerate(sources, start=1):
         with open_image(path) as img:
             start = len(sections) + 1
+            limits.pages(len(sections) + _page_count(img), what="the images have at least")
             sections += _render(img, _orientation(img), sink, start, None)
             files.append({"file": path.name, "first_section": start, "format": img.format})
         if progress:
@@ -263,7 +274,7 @@ def _render(
     progress: Progress | None,
 ) -> list[SectionInfo]:
     """Render every page as sections ``start``, ``start + 1``...; section 1 gives the thumbnail."""
-    n_pages = getattr(img, "n_frames", 1) if img.format == "TIFF" else 1
+    n_pages = _page_count(img)
     hq_format = "jpg" if img.format in {"JPEG", "MPO"} else "png"
     sections: list[SectionInfo] = []
     for offset, page in enumerate(_pages(img)):

@@ -28,16 +28,19 @@ dtype (a 512x512x400 int16 volume holds 200 MB).
 from __future__ import annotations
 
 import gzip
+import math
 from pathlib import Path
 from typing import Any
 
 import nibabel as nib
 import numpy as np
 from nibabel.filebasedimages import ImageFileError
+from nibabel.spatialimages import HeaderDataError, HeaderTypeError
 from numpy.typing import NDArray
 from PIL import Image
 
 from moorage.media.base import THUMBNAIL_NAME, DerivativeSink, MediaError, Progress, SlotResult
+from moorage.media.limits import NO_LIMITS, Limits
 from moorage.media.render import array_to_8bit, thumbnail_of, write_section
 
 __all__ = ["VIEW_NAMES", "process_nifti"]
@@ -50,20 +53,73 @@ _SAMPLE = 2_000_000
 _orient: Any = nib.orientations
 
 
-def _load(path: Path) -> Any:
+def _is_gzip(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def _read_head(path: Path, size: int) -> bytes:
+    """The first ``size`` bytes of the file, decompressed when it is gzipped."""
+    opener: Any = gzip.open if _is_gzip(path) else open
+    with opener(path, "rb") as fh:
+        data: bytes = fh.read(size)
+    return data
+
+
+def _read_header(path: Path) -> Any:
+    """The NIfTI-1 or -2 header alone: no voxel is read."""
+    try:
+        head = _read_head(path, nib.Nifti2Header.sizeof_hdr)
+        nifti2 = head[:4] in (b"\x1c\x02\x00\x00", b"\x00\x00\x02\x1c")
+        klass: Any = nib.Nifti2Header if nifti2 else nib.Nifti1Header
+        if len(head) < klass.sizeof_hdr:
+            raise ValueError("the file is shorter than a NIfTI header")
+        return klass(binaryblock=head[: klass.sizeof_hdr])
+    except (HeaderDataError, HeaderTypeError, OSError, ValueError, EOFError) as exc:
+        raise MediaError(f"not a readable NIfTI file: {exc}", stage="probe") from exc
+
+
+def _check_header(
+    path: Path, header: Any, limits: Limits, *, extract_views: bool
+) -> tuple[int, int]:
+    """Caps from the header, before any voxel is allocated: slices made and voxel bytes held.
+
+    Returns the bytes of the first volume and of the whole file's voxel data.
+    """
+    shape = [int(n) for n in header.get_data_shape()]
+    if len(shape) < 2 or min(shape) < 1:
+        raise MediaError("not a NIfTI image volume", stage="probe")
+    shape3 = [*shape, 1, 1][:3]
+    itemsize = header.get_data_dtype().itemsize
+    volume = math.prod(shape3) * itemsize
+    everything = math.prod(shape) * itemsize
+    limits.volume_bytes(volume, what="the header claims")
+    ornt = _orient.io_orientation(header.get_best_affine())
+    canonical = [0, 0, 0]
+    for voxel_axis, size in enumerate(shape3):
+        canonical[int(ornt[voxel_axis][0])] = size
+    primary = _primary_from(header.get_dim_info(), ornt)
+    axes = [primary] + ([a for a in _VIEW_ORDER if a != primary] if extract_views else [])
+    limits.slices(sum(canonical[a] for a in axes))
+    if not _is_gzip(path):
+        needed = int(header.get_data_offset()) + volume
+        held = path.stat().st_size
+        if held < needed:
+            message = f"the header claims {needed} bytes of voxel data; the file holds {held}"
+            raise MediaError(message, stage="decode")
+    return volume, everything
+
+
+def _load(path: Path, header: Any, everything: int, limits: Limits) -> Any:
     try:
         name = path.name.lower()
         if name.endswith((".nii", ".nii.gz")):
             img = nib.load(str(path))
         else:
-            raw = path.read_bytes()
-            if raw[:2] == b"\x1f\x8b":
-                raw = gzip.decompress(raw)
-            klass = (
-                nib.Nifti2Image
-                if raw[:4] in (b"\x1c\x02\x00\x00", b"\x00\x00\x02\x1c")
-                else (nib.Nifti1Image)
-            )
+            # read into memory whole: bounded by what the header claims, so no gzip bomb
+            limits.volume_bytes(everything, what="the file's volumes hold")
+            raw = _read_head(path, int(header.get_data_offset()) + everything)
+            klass = nib.Nifti2Image if isinstance(header, nib.Nifti2Header) else nib.Nifti1Image
             img = klass.from_bytes(raw)
     except (ImageFileError, OSError, ValueError, EOFError, gzip.BadGzipFile) as exc:
         raise MediaError(f"not a readable NIfTI file: {exc}", stage="probe") from exc
@@ -114,9 +170,11 @@ def _display_range(img: Any, data: NDArray[Any]) -> tuple[float, float]:
 
 def _primary_axis(img: Any) -> int:
     """The canonical axis of the acquisition's slice direction."""
-    dim_info = img.header.get_dim_info()
+    return _primary_from(img.header.get_dim_info(), _orient.io_orientation(img.affine))
+
+
+def _primary_from(dim_info: Any, ornt: Any) -> int:
     voxel_axis = dim_info[2] if dim_info[2] is not None else 2
-    ornt = _orient.io_orientation(img.affine)
     return int(ornt[min(voxel_axis, 2)][0])
 
 
@@ -134,10 +192,13 @@ def process_nifti(
     sink: DerivativeSink,
     extract_views: bool = False,
     progress: Progress | None = None,
+    limits: Limits = NO_LIMITS,
 ) -> SlotResult:
     if not sources:
         raise MediaError("no file given", stage="probe")
-    img = _load(sources[0])
+    header = _read_header(sources[0])
+    _, everything = _check_header(sources[0], header, limits, extract_views=extract_views)
+    img = _load(sources[0], header, everything, limits)
     raw = _raw_volume(img)
     lo, hi = _display_range(img, raw)
     ornt = _orient.io_orientation(img.affine)

@@ -17,6 +17,7 @@ from typing import Any
 import pypdfium2 as pdfium
 
 from moorage.media.base import THUMBNAIL_NAME, DerivativeSink, MediaError, Progress, SlotResult
+from moorage.media.limits import NO_LIMITS, Limits
 from moorage.media.render import thumbnail_of, write_section
 
 __all__ = ["DPI", "MAX_SIDE", "process_pdf"]
@@ -33,7 +34,11 @@ def _scale(width_pt: float, height_pt: float) -> float:
 
 
 def process_pdf(
-    sources: list[Path], *, sink: DerivativeSink, progress: Progress | None = None
+    sources: list[Path],
+    *,
+    sink: DerivativeSink,
+    progress: Progress | None = None,
+    limits: Limits = NO_LIMITS,
 ) -> SlotResult:
     if not sources:
         raise MediaError("no file given", stage="probe")
@@ -43,8 +48,14 @@ def process_pdf(
         except (pdfium.PdfiumError, OSError) as exc:
             raise MediaError(f"not a readable PDF: {exc}", stage="probe") from exc
         count = len(doc)
-    if count == 0:
-        raise MediaError("the PDF has no pages", stage="pages")
+    try:
+        if count == 0:
+            raise MediaError("the PDF has no pages", stage="pages")
+        limits.pages(count)  # from the page tree, before a single page is rendered
+    except MediaError:
+        with _PDFIUM:
+            doc.close()
+        raise
     sections = []
     metadata: dict[str, Any] = {"pages": count}
     try:

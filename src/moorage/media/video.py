@@ -33,6 +33,7 @@ sampled sections, ``as_frames: true``, and no manifest (there is no playback tim
 from __future__ import annotations
 
 import io
+import math
 import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -55,6 +56,7 @@ from moorage.media.base import (
     lq_name,
 )
 from moorage.media.frames import EncodedFrame, encode_frame, frame_thumbnail
+from moorage.media.limits import NO_LIMITS, Limits
 
 __all__ = ["VideoInfo", "probe_video", "process_video", "sampling_step"]
 
@@ -201,6 +203,7 @@ def process_video(
     fps: float | None = None,
     as_frames: bool = False,
     progress: Progress | None = None,
+    limits: Limits = NO_LIMITS,
 ) -> SlotResult:
     with _open(path) as container:
         stream = _video_stream(container)
@@ -210,6 +213,8 @@ def process_video(
         stream.thread_type = "AUTO"
         info = _info(container, stream)
         step = sampling_step(info.native_fps, fps)
+        if info.frames:  # the container's count, before decoding; checked again as frames come
+            limits.frames(math.ceil(info.frames / step))
         middle = info.frames // 2
         pipe = _Pipeline(sink, progress, info.frames, max(1, info.width * info.height * 3 // 2))
         # One short line per frame: ~30 MB for ten hours at 30 fps, so kept in memory.
@@ -228,6 +233,7 @@ def process_video(
                 want_thumb = n == middle
                 if is_visible:
                     visible += 1
+                    limits.frames(visible, what="the video makes at least")
                     pipe.submit(frame, visible, rotation, want_thumb)
                 elif want_thumb:
                     pipe.thumb = frame_thumbnail(frame, rotation)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from moorage.models import Item, Job, Section, Slot, StorageConfig
@@ -15,77 +15,114 @@ from moorage.models.base import utcnow
 
 
 class JobRepository:
-    def claim(self, session: Session, job_id: uuid.UUID, *, stale_after: timedelta) -> bool:
-        """Take a job if it is queued, or running but silent past ``stale_after`` (a crash).
+    """Every state change of a job is one atomic UPDATE guarded by the state it expects.
 
-        One atomic UPDATE, so two workers handed the same job never both run it.
+    ``attempts`` doubles as the lease token: a claim bumps it, and the heartbeat, the finish
+    and the hand-back of that run only touch the row while it is ``running`` with that number.
+    """
+
+    def claim(self, session: Session, job_id: uuid.UUID, *, attempt: int | None) -> int | None:
+        """Take a queued job; returns its new attempt number (the lease token) or None.
+
+        ``attempt``: the attempts the message was sent for; a message sent for an earlier
+        round (a duplicate) finds the number moved on and takes nothing. One atomic UPDATE, so
+        two workers handed the same job never both run it.
         """
-        now = utcnow()
-        result = session.execute(
-            update(Job)
-            .where(
-                Job.id == job_id,
-                or_(
-                    Job.status == "queued",
-                    and_(Job.status == "running", Job.updated_at < now - stale_after),
-                ),
+        stmt = update(Job).where(Job.id == job_id, Job.status == "queued")
+        if attempt is not None:
+            stmt = stmt.where(Job.attempts == attempt)
+        row = session.execute(
+            stmt.values(status="running", attempts=Job.attempts + 1, updated_at=utcnow()).returning(
+                Job.attempts
             )
-            .values(status="running", attempts=Job.attempts + 1, updated_at=now)
-        )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        ).first()
+        return int(row[0]) if row is not None else None
 
     def get(self, session: Session, job_id: uuid.UUID) -> Job | None:
         return session.get(Job, job_id)
 
-    def heartbeat(self, session: Session, job_id: uuid.UUID, progress: dict[str, Any]) -> None:
-        session.execute(
-            update(Job).where(Job.id == job_id).values(progress=progress, updated_at=utcnow())
-        )
+    def _held(self, job_id: uuid.UUID, token: int) -> Any:
+        return update(Job).where(Job.id == job_id, Job.status == "running", Job.attempts == token)
+
+    def heartbeat(
+        self,
+        session: Session,
+        job_id: uuid.UUID,
+        *,
+        token: int,
+        progress: dict[str, Any] | None = None,
+    ) -> bool:
+        """Still ours: refresh ``updated_at`` (and the progress). False once taken back."""
+        values: dict[str, Any] = {"updated_at": utcnow()}
+        if progress is not None:
+            values["progress"] = progress
+        result = session.execute(self._held(job_id, token).values(**values))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def set_progress(self, session: Session, job_id: uuid.UUID, progress: dict[str, Any]) -> None:
+        session.execute(update(Job).where(Job.id == job_id).values(progress=progress))
 
     def finish(
         self,
         session: Session,
         job_id: uuid.UUID,
         *,
+        token: int,
         status: str,
         error: dict[str, Any] | None = None,
-    ) -> None:
-        session.execute(
-            update(Job)
-            .where(Job.id == job_id)
-            .values(status=status, error=error, updated_at=utcnow())
+    ) -> bool:
+        result = session.execute(
+            self._held(job_id, token).values(status=status, error=error, updated_at=utcnow())
         )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    def requeue(self, session: Session, job_id: uuid.UUID) -> None:
-        """Back to queued after a transient failure, for the retry or the reconciler."""
-        session.execute(
-            update(Job).where(Job.id == job_id).values(status="queued", updated_at=utcnow())
+    def requeue(self, session: Session, job_id: uuid.UUID, *, token: int) -> bool:
+        """Back to queued (a transient failure, or handed back on shutdown)."""
+        result = session.execute(
+            self._held(job_id, token).values(status="queued", updated_at=utcnow())
         )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def item_job_statuses(self, session: Session, item_id: uuid.UUID) -> list[str]:
         return list(session.scalars(select(Job.status).where(Job.item_id == item_id)))
 
-    def stale(
-        self, session: Session, *, queued_before: datetime, running_before: datetime, limit: int
-    ) -> Sequence[uuid.UUID]:
-        return session.scalars(
-            select(Job.id)
-            .where(
-                or_(
-                    and_(Job.status == "queued", Job.updated_at < queued_before),
-                    and_(Job.status == "running", Job.updated_at < running_before),
-                )
-            )
-            .order_by(Job.updated_at)
-            .limit(limit)
-        ).all()
+    def take_back_silent(
+        self, session: Session, *, silent_since: datetime, limit: int
+    ) -> list[tuple[uuid.UUID, int]]:
+        """Running jobs whose heartbeat stopped before ``silent_since`` go back to queued.
 
-    def requeue_many(self, session: Session, job_ids: Sequence[uuid.UUID]) -> None:
-        """Mark jobs queued again (a stale running one's worker is taken to be dead)."""
-        if job_ids:
-            session.execute(
-                update(Job).where(Job.id.in_(job_ids)).values(status="queued", updated_at=utcnow())
-            )
+        Returns ``(id, attempts)`` of the rows this call changed: the WHERE is re-checked on
+        each row as it is updated, so of several reconcilers each job goes to exactly one.
+        """
+        return self._requeue_where(
+            session, and_(Job.status == "running", Job.updated_at < silent_since), limit
+        )
+
+    def touch_waiting(
+        self, session: Session, *, before: datetime, limit: int
+    ) -> list[tuple[uuid.UUID, int]]:
+        """The oldest jobs queued since before ``before``, marked as sent now (to be re-sent)."""
+        return self._requeue_where(
+            session, and_(Job.status == "queued", Job.updated_at < before), limit
+        )
+
+    def _requeue_where(
+        self, session: Session, where: Any, limit: int
+    ) -> list[tuple[uuid.UUID, int]]:
+        if limit <= 0:
+            return []
+        oldest = select(Job.id).where(where).order_by(Job.updated_at).limit(limit)
+        rows = session.execute(
+            update(Job)
+            .where(Job.id.in_(oldest.scalar_subquery()), where)
+            .values(status="queued", updated_at=utcnow())
+            .returning(Job.id, Job.attempts)
+            .execution_options(synchronize_session=False)
+        ).all()
+        return [(row[0], int(row[1])) for row in rows]
+
+    def count_queued(self, session: Session) -> int:
+        return int(session.scalar(select(func.count()).where(Job.status == "queued")) or 0)
 
     def progress_of(self, session: Session, item_id: uuid.UUID) -> dict[str, Any] | None:
         rows = session.execute(select(Job.status, Job.progress).where(Job.item_id == item_id)).all()

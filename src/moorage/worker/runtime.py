@@ -6,25 +6,28 @@
 
 from __future__ import annotations
 
+import random
 import threading
 import uuid
-from datetime import timedelta
 
 import dramatiq
 import structlog
 from dramatiq.brokers.stub import StubBroker
+from sqlalchemy.exc import OperationalError
 
 from moorage.context import AppContext
-from moorage.models.base import utcnow
 from moorage.worker.dispatch import set_dispatcher
+from moorage.worker.leases import Leases, heartbeat_every, reconcile_interval
+from moorage.worker.reconciler import Reconciler
 from moorage.worker.repository import job_repository
-from moorage.worker.tasks import RUNNING_STALE, TransientJobError, process_job
+from moorage.worker.tasks import TransientJobError, process_job
 
 log = structlog.get_logger(__name__)
 
 QUEUE = "moorage"
-#: a queued job nobody took for this long is sent again (lost message, broker outage)
-QUEUED_STALE = timedelta(minutes=2)
+#: retry delays after a transient storage error: 1 s, 2 s, 4 s ... at most 30 s, +-20 %
+RETRY_MIN_MS = 1_000
+RETRY_MAX_MS = 30_000
 
 
 def make_broker(url: str | None) -> dramatiq.Broker:
@@ -41,77 +44,79 @@ def make_broker(url: str | None) -> dramatiq.Broker:
     raise ValueError("MOORAGE_BROKER_URL must start with amqp:// or redis://")
 
 
-def _retry_when(retries: int, exc: BaseException) -> bool:
-    return isinstance(exc, TransientJobError) and retries < 8
+def retry_delay_ms(attempt: int) -> int:
+    base = min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** max(0, attempt - 1))
+    return int(base * random.uniform(0.8, 1.2))
 
 
 class Runtime:
-    """One per process. Sends jobs after commit; optionally runs workers and the reconciler."""
+    """One per process. Sends jobs after commit; optionally runs workers and the reconciler.
+
+    Retries are ours, not Dramatiq's: a transient failure logs one line and sends the job
+    again with a delay (Dramatiq's Retries middleware would log a traceback per attempt).
+    """
 
     def __init__(self, ctx: AppContext, *, broker_url: str | None, threads: int) -> None:
         self.ctx = ctx
         self.broker = make_broker(broker_url)
         self.threads = threads
-        self.actor: dramatiq.Actor[[str], None] = dramatiq.Actor(
+        self.actor: dramatiq.Actor[[str, int | None], None] = dramatiq.Actor(
             self._run,
             broker=self.broker,
             actor_name="process_slot",
             queue_name=QUEUE,
             priority=0,
-            options={
-                "retry_when": _retry_when,
-                "min_backoff": 1_000,
-                "max_backoff": 120_000,
-                "time_limit": 6 * 3_600_000,
-            },
+            options={"max_retries": 0, "time_limit": 6 * 3_600_000},
         )
+        self.leases = Leases(ctx, every=heartbeat_every(ctx.settings))
+        self.reconciler = Reconciler(ctx, self.broker, QUEUE, self._send_for)
         self.worker: dramatiq.Worker | None = None
         self._stop = threading.Event()
         self._reconciler: threading.Thread | None = None
 
-    def _run(self, job_id: str) -> None:
-        outcome = process_job(self.ctx, uuid.UUID(job_id))
+    def _run(self, job_id: str, attempt: int | None = None) -> None:
+        try:
+            outcome = process_job(self.ctx, uuid.UUID(job_id), attempt=attempt, leases=self.leases)
+        except TransientJobError as exc:
+            delay = retry_delay_ms(exc.attempt)
+            log.warning(
+                "job.retry", job=job_id, attempt=exc.attempt, reason=exc.reason, delay_ms=delay
+            )
+            self.actor.send_with_options(args=(job_id, exc.attempt), delay=delay)
+            return
+        except OperationalError as exc:  # the database is away: the reconciler re-sends later
+            log.warning("job.database_unavailable", job=job_id, error=str(exc).splitlines()[0])
+            return
         log.debug("job.outcome", job=job_id, outcome=outcome)
 
     def send(self, job_ids: list[uuid.UUID]) -> None:
+        """Send new jobs (or ones put back by hand): whichever message comes first runs them."""
         for job_id in job_ids:
-            self.actor.send(str(job_id))
+            self.actor.send(str(job_id), None)
+
+    def _send_for(self, jobs: list[tuple[uuid.UUID, int]]) -> None:
+        """Send jobs for their current attempt: a copy sent earlier for it then takes nothing."""
+        for job_id, attempt in jobs:
+            self.actor.send(str(job_id), attempt)
 
     def install(self) -> None:
         """Jobs committed from now on in this process are sent through this runtime."""
         set_dispatcher(self.send)
 
-    def start_workers(self, *, reconcile_every: float = 30.0) -> None:
+    def start_workers(self, *, reconcile_every: float | None = None) -> None:
+        every = reconcile_every or reconcile_interval(self.ctx.settings)
         self.worker = dramatiq.Worker(self.broker, queues={QUEUE}, worker_threads=self.threads)
         self.worker.start()
         self._reconciler = threading.Thread(
-            target=self._reconcile_loop,
-            args=(reconcile_every,),
-            name="moorage-reconciler",
-            daemon=True,
+            target=self._reconcile_loop, args=(every,), name="moorage-reconciler", daemon=True
         )
         self._reconciler.start()
         # an in-process queue died with the last process: everything still queued was lost
         self.reconcile(all_queued=isinstance(self.broker, StubBroker))
 
     def reconcile(self, *, all_queued: bool = False, limit: int = 5000) -> int:
-        """Re-send jobs left queued or running past their deadline. Returns how many."""
-        now = utcnow()
-        queued_before = now if all_queued else now - QUEUED_STALE
-        with self.ctx.db.session() as session:
-            stale = list(
-                job_repository.stale(
-                    session,
-                    queued_before=queued_before,
-                    running_before=now - RUNNING_STALE,
-                    limit=limit,
-                )
-            )
-            job_repository.requeue_many(session, stale)
-        if stale:
-            log.info("jobs.resent", count=len(stale))
-            self.send(stale)
-        return len(stale)
+        """Take back silent running jobs and re-send lost queued ones. Returns how many."""
+        return self.reconciler.run(all_queued=all_queued, limit=limit)
 
     def _reconcile_loop(self, every: float) -> None:
         while not self._stop.wait(every):
@@ -127,9 +132,31 @@ class Runtime:
         if self.worker is not None:
             self.worker.join()
 
-    def stop(self) -> None:
+    def stop(self, *, grace: float | None = None) -> int:
+        """Stop taking jobs; let running ones finish for ``grace`` seconds (default the
+        ``worker_grace_seconds`` setting), then hand the rest back: queued, and sent again.
+        Returns how many were handed back."""
+        grace = self.ctx.settings.worker_grace_seconds if grace is None else grace
         self._stop.set()
         set_dispatcher(None)
         if self.worker is not None:
-            self.worker.stop()
+            self.worker.stop(timeout=max(1, int(grace * 1000)))
+        handed = self._hand_back()
+        self.leases.stop()
         self.broker.close()
+        return handed
+
+    def _hand_back(self) -> int:
+        handed: list[tuple[uuid.UUID, int]] = []
+        for lease in self.leases.held():
+            lease.lost.set()  # the run stops at its next page, frame or upload
+            with self.ctx.db.session() as session:
+                if job_repository.requeue(session, lease.job_id, token=lease.token):
+                    handed.append((lease.job_id, lease.token))
+        if handed:
+            log.warning("jobs.handed_back", count=len(handed), reason="worker stopping")
+            try:
+                self._send_for(handed)
+            except Exception as exc:  # queued in the database: another reconciler re-sends
+                log.warning("jobs.hand_back_send_failed", count=len(handed), error=str(exc))
+        return len(handed)
