@@ -77,7 +77,9 @@ class Wrapped:
 def wrap_adapters(monkeypatch, ctx: AppContext, **overrides: Callable[..., Any]) -> None:
     real = ctx.storages.adapter_for
     monkeypatch.setattr(
-        ctx.storages, "adapter_for", lambda storage: Wrapped(real(storage), **overrides)
+        ctx.storages,
+        "adapter_for",
+        lambda session, storage: Wrapped(real(session, storage), **overrides),
     )
 
 
