@@ -9,7 +9,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from moorage.context import AppContext
 from moorage.media import ConcurrentSink, MediaError, SlotResult, dicom_layout_key, process_slot
 from moorage.models import Item, Section, Slot, StorageConfig
+from moorage.ops import metrics
 from moorage.storage.base import StorageAdapter, StorageError
 from moorage.worker.repository import job_repository, work_repository
 from moorage.worker.sink import StorageSink, slot_folder
@@ -43,6 +44,7 @@ class _Work:
     storage: StorageConfig
     sources: list[dict[str, str]]
     supplied: bool
+    started: float = field(default_factory=time.perf_counter)
 
 
 def _sources(session: Session, slot: Slot) -> list[dict[str, str]]:
@@ -195,6 +197,7 @@ def _fail(ctx: AppContext, work: _Work, error: dict[str, Any]) -> None:
         job_repository.set_item_status(
             session, work.item.id, processing="error", status="error", error=error
         )
+    metrics.observe_job(work.slot.kind, "error", time.perf_counter() - work.started)
     log.warning("job.failed", job=str(work.job_id), item=str(work.item.id), stage=error["stage"])
 
 
@@ -233,6 +236,7 @@ def process_job(ctx: AppContext, job_id: uuid.UUID) -> str:
         _fail(ctx, work, {"message": exc.message, "stage": exc.stage, "storage_key": key})
         return "error"
     except StorageError as exc:
+        metrics.storage_error(work.storage.provider, exc.reason)
         if exc.retryable:
             with ctx.db.session() as session:
                 job_repository.requeue(session, job_id)
@@ -260,5 +264,6 @@ def process_job(ctx: AppContext, job_id: uuid.UUID) -> str:
             },
         )
         return "error"
+    metrics.observe_job(work.slot.kind, "done", time.perf_counter() - work.started)
     log.info("job.done", job=str(job_id), item=str(work.item.id), kind=work.slot.kind)
     return "done"
