@@ -32,11 +32,34 @@ def request_id_of(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
+_PARAM = re.compile(r"{(\w+)(?::\w+)?}")
+#: id(route) -> (route, its full template): a route's router prefix never changes; holding the
+#: route keeps its id from being reused
+_TEMPLATES: dict[int, tuple[object, str]] = {}
+
+
 def _route_of(scope: Scope) -> str:
-    """The matched route's template (never the path: paths carry names)."""
+    """The matched route's full template (never the path: paths carry names)."""
     route = scope.get("route")
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) else "unmatched"
+    relative = getattr(route, "path", None)
+    if not isinstance(relative, str):
+        return "unmatched"
+    known = _TEMPLATES.get(id(route))
+    if known is not None and known[0] is route:
+        return known[1]
+    template = _PARAM.sub(lambda m: "{" + m.group(1) + "}", relative)
+    # the route knows its path below the router's prefix ("/api"): the prefix is what the
+    # request path has before the route's own part
+    params = scope.get("path_params") or {}
+    try:
+        rendered = _PARAM.sub(lambda m: str(params[m.group(1)]), relative)
+    except KeyError:
+        return template
+    path = str(scope.get("path", ""))
+    if path.endswith(rendered):
+        template = path[: len(path) - len(rendered)] + template
+        _TEMPLATES[id(route)] = (route, template)
+    return template
 
 
 class RequestContext:

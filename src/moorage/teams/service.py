@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -23,14 +23,21 @@ def team_json(team: Team) -> dict[str, Any]:
     return {"id": team.id, "slug": team.slug, "name": team.name}
 
 
+def _utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive UTC; both engines answer alike."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
 def key_json(key: ApiKey) -> dict[str, Any]:
     """What may be shown of a key: never the secret nor its hash."""
     return {
         "prefix": key.prefix,
         "name": key.name,
-        "created_at": key.created_at,
-        "last_used_at": key.last_used_at,
-        "revoked_at": key.revoked_at,
+        "created_at": _utc(key.created_at),
+        "last_used_at": _utc(key.last_used_at),
+        "revoked_at": _utc(key.revoked_at),
     }
 
 
@@ -129,9 +136,7 @@ class TeamService:
     @staticmethod
     def _note_use(session: Session, key: ApiKey) -> None:
         now = utcnow()
-        last = key.last_used_at
-        if last is not None and last.tzinfo is None:  # SQLite hands back naive UTC
-            last = last.replace(tzinfo=now.tzinfo)
+        last = _utc(key.last_used_at)
         if last is None or now - last >= LAST_USED_EVERY:
             api_key_repository.touch(session, key.id, now=now, before=now - LAST_USED_EVERY)
 
