@@ -27,6 +27,14 @@ def _scrub(text: str) -> str:
     return _URL_PASSWORD.sub(r"\1***@", _API_KEY.sub(r"\1.***", text))
 
 
+def _drop_color_message(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """uvicorn's lines carry the same message again with terminal colours."""
+    event.pop("color_message", None)
+    return event
+
+
 def redact_secrets(
     _logger: Any, _method: str, event: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
@@ -57,14 +65,15 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[structlog.stdlib.ExtraAdder(), *shared],
+            foreign_pre_chain=[structlog.stdlib.ExtraAdder(), _drop_color_message, *shared],
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         )
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "dramatiq"):
+    # uvicorn.access is left as uvicorn set it: moorage logs each request itself, with its id
+    for name in ("uvicorn", "uvicorn.error", "dramatiq"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
     structlog.configure(
