@@ -20,6 +20,8 @@ from moorage.context import AppContext
 from moorage.datasets.endpoints import router as datasets_router
 from moorage.errors import MoorageError
 from moorage.items.endpoints import router as items_router
+from moorage.ops.endpoints import router as ops_router
+from moorage.ops.middleware import RequestContext
 from moorage.registration.endpoints import router as registration_router
 from moorage.storage.base import (
     AccessDenied,
@@ -78,7 +80,7 @@ def _field_of(loc: tuple[Any, ...]) -> str:
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(MoorageError)
     async def _moorage(_: Request, exc: MoorageError) -> JSONResponse:
-        return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+        return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=exc.headers())
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -157,10 +159,8 @@ def create_app(
         items_router,
     ):
         app.include_router(router, prefix="/api")
+    app.include_router(ops_router)
 
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
+    app.add_middleware(RequestContext)
     app.add_middleware(NormalizePath)
     return app

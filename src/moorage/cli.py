@@ -61,16 +61,24 @@ def serve(
     ctx = _context(data_dir)
     settings = ctx.settings
     ctx.close()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
+    if processes > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # every API process writes its metrics there; a scrape of any one adds them up
+        import tempfile
+
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="moorage-metrics-")
     database = settings.resolved_database_url.split("@")[-1]
     typer.echo(f"moorage: data in {settings.data_dir}, database {database}", err=True)
     uvicorn.run(
-        "moorage.app:create_app",
+        "moorage.ops.serve:app_factory",
         factory=True,
         host=host,
         port=port,
         workers=processes,
         log_level=settings.log_level.lower(),
+        # our logging, in every process; moorage logs each request itself (with its id)
+        log_config=None,
+        access_log=False,
     )
 
 
@@ -85,6 +93,10 @@ def worker(
             "(default MOORAGE_WORKER_GRACE_SECONDS, 20)."
         ),
     ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve this worker's Prometheus metrics on this port.")
+    ] = None,
+    metrics_host: Annotated[str, typer.Option(help="Interface for --metrics-port.")] = "127.0.0.1",
 ) -> None:
     """Process jobs from MOORAGE_BROKER_URL (RabbitMQ or Redis), on as many machines as needed.
 
@@ -98,7 +110,7 @@ def worker(
     from moorage.worker.runtime import Runtime
 
     ctx = _context(data_dir)
-    configure_logging(ctx.settings.log_level)
+    configure_logging(ctx.settings.log_level, ctx.settings.log_format)
     if not ctx.settings.broker_url:
         typer.echo(
             "error: set MOORAGE_BROKER_URL (amqp://... or redis://...); "
@@ -109,6 +121,12 @@ def worker(
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):  # before the first job can be taken
         signal.signal(sig, lambda *_: stop.set())
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        from moorage.ops.metrics import REGISTRY
+
+        start_http_server(metrics_port, addr=metrics_host, registry=REGISTRY)
     runtime = Runtime(ctx, broker_url=ctx.settings.broker_url, threads=threads)
     runtime.install()
     runtime.start_workers()
@@ -175,6 +193,49 @@ def create_key(
     finally:
         ctx.close()
     _print({"api_key": key})
+
+
+@admin.command("list-keys")
+def list_keys(
+    team: Annotated[str, typer.Option("--team", help="Team slug.")],
+    data_dir: DataDir = None,
+) -> None:
+    """List a team's API keys: prefix, name, created, last used, revoked (never the key)."""
+    from moorage.errors import MoorageError
+    from moorage.teams.service import key_json, team_service
+
+    ctx = _context(data_dir)
+    try:
+        with ctx.db.session() as session:
+            owner = team_service.get_by_slug(session, team)
+            keys = [key_json(k) for k in team_service.list_keys(session, owner)]
+    except MoorageError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        ctx.close()
+    typer.echo(json.dumps(keys, indent=2, default=str))
+
+
+@admin.command("revoke-key")
+def revoke_key(prefix: str, data_dir: DataDir = None) -> None:
+    """Revoke an API key by its prefix (the 7 characters before '.'), at once on every process.
+
+    Unlike the API, this also revokes a team's last key (to lock a team out).
+    """
+    from moorage.errors import MoorageError
+    from moorage.teams.service import key_json, team_service
+
+    ctx = _context(data_dir)
+    try:
+        with ctx.db.session() as session:
+            key = key_json(team_service.revoke_key(session, None, prefix=prefix, allow_last=True))
+    except MoorageError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        ctx.close()
+    _print(key)
 
 
 @app.command()

@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     #: where the counters live: unset = the database when PostgreSQL, this process otherwise;
     #: ``redis://...`` to share them through Redis
     rate_limit_url: str | None = None
+    #: when set, ``/metrics`` wants ``Authorization: Bearer <token>``; unset, it is open
+    metrics_token: str | None = None
 
     @property
     def resolved_database_url(self) -> str:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from moorage.config import Settings
 from moorage.db import Database
 from moorage.folders.service import folder_service
+from moorage.ops.ratelimit import RateLimiter, build_limiter
 from moorage.security import SecretBox
 from moorage.storage.base import StorageAdapter
 from moorage.storage.egress import EgressPolicy
@@ -93,9 +94,13 @@ class AppContext:
     db: Database
     secrets: SecretBox
     storages: StorageRegistry = field(init=False)
+    limiter: RateLimiter | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.storages = StorageRegistry(self.settings, self.secrets)
+        self.limiter = build_limiter(
+            self.settings.rate_limit, self.settings.rate_limit_url, self.db.engine
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AppContext:

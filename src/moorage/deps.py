@@ -38,9 +38,13 @@ BaseUrlDep = Annotated[str, Depends(base_url)]
 
 
 def current_team(
-    session: SessionDep, authorization: Annotated[str | None, Header()] = None
+    session: SessionDep, ctx: CtxDep, authorization: Annotated[str | None, Header()] = None
 ) -> Team:
-    return team_service.authenticate(session, authorization)
+    """The caller's team; each authenticated request counts against its key's rate limit."""
+    team, key = team_service.authenticate_key(session, authorization)
+    if ctx.limiter is not None:
+        ctx.limiter.check(key.prefix)
+    return team
 
 
 TeamDep = Annotated[Team, Depends(current_team)]

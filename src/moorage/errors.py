@@ -10,6 +10,7 @@ __all__ = [
     "MoorageError",
     "NotFound",
     "PayloadTooLarge",
+    "RateLimited",
     "Unauthorized",
     "ValidationFailed",
 ]
@@ -33,6 +34,10 @@ class MoorageError(Exception):
             body["errors"] = {self.field: [self.message]}
         body["error"].update(self.extra)
         return body
+
+    def headers(self) -> dict[str, str]:
+        """Response headers that go with this error."""
+        return {}
 
 
 class BadRequest(MoorageError):
@@ -63,3 +68,18 @@ class PayloadTooLarge(MoorageError):
 class ValidationFailed(MoorageError):
     status_code = 422
     code = "VALIDATION_FAILED"
+
+
+class RateLimited(MoorageError):
+    status_code = 429
+    code = "RATE_LIMITED"
+
+    def __init__(self, retry_after: int, *, limit: int) -> None:
+        super().__init__(
+            f"Too many requests for this API key (limit {limit}); retry in {retry_after} s.",
+            retry_after=retry_after,
+        )
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}

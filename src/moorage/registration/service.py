@@ -16,6 +16,7 @@ from moorage.errors import PayloadTooLarge, ValidationFailed
 from moorage.items.serialize import item_json
 from moorage.models import Team
 from moorage.models.base import utcnow
+from moorage.ops import metrics
 from moorage.registration.checks import (
     check_key_syntax,
     check_keys_exist,
@@ -119,6 +120,12 @@ class RegistrationService:
             for r, tags in zip(rows["items"], rows["item_tags"], strict=True)
         ]
         blocked = [i.blocked_json() for i in items if i.blocked]
+        metrics.record_registration(
+            provider=storage.provider,
+            readonly=readonly,
+            registered=len(registered),
+            blocked=blocked,
+        )
         log.info(
             "registration.completed",
             team=team.slug,

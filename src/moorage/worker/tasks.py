@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from moorage.media import (
     process_slot,
 )
 from moorage.models import Item, Section, Slot, StorageConfig
+from moorage.ops import metrics
 from moorage.storage.base import StorageAdapter, StorageError
 from moorage.worker.leases import JobLost, Lease, Leases, heartbeat_every
 from moorage.worker.repository import job_repository, work_repository
@@ -76,6 +78,7 @@ class _Work:
     storage: StorageConfig
     sources: list[dict[str, str]]
     supplied: bool
+    started: float = field(default_factory=time.perf_counter)
 
 
 def _sources(session: Session, slot: Slot) -> list[dict[str, str]]:
@@ -230,6 +233,7 @@ def _fail(ctx: AppContext, work: _Work, error: dict[str, Any]) -> str:
         job_repository.set_item_status(
             session, work.item.id, processing="error", status="error", error=error
         )
+    metrics.observe_job(work.slot.kind, "error", time.perf_counter() - work.started)
     log.warning("job.failed", job=str(work.job_id), item=str(work.item.id), stage=error["stage"])
     return "error"
 
@@ -292,6 +296,7 @@ def _process(ctx: AppContext, job_id: uuid.UUID, lease: Lease) -> str:
     except MediaError as exc:
         return _fail(ctx, work, {"message": exc.message, "stage": exc.stage, "storage_key": key})
     except StorageError as exc:
+        metrics.storage_error(work.storage.provider, exc.reason)
         if exc.retryable:
             with ctx.db.session() as session:
                 if not job_repository.requeue(session, job_id, token=lease.token):
@@ -305,6 +310,7 @@ def _process(ctx: AppContext, job_id: uuid.UUID, lease: Lease) -> str:
         log.exception("job.crashed", job=str(job_id))
         message = f"Unexpected {type(exc).__name__} while processing."
         return _fail(ctx, work, {"message": message, "stage": "internal", "storage_key": key})
+    metrics.observe_job(work.slot.kind, "done", time.perf_counter() - work.started)
     log.info("job.done", job=str(job_id), item=str(work.item.id), kind=work.slot.kind)
     return "done"
 

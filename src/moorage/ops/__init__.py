@@ -1,0 +1,1 @@
+"""Operating moorage: health and readiness, Prometheus metrics, request logs, rate limits."""
