@@ -305,22 +305,47 @@ class ScaleOut:
         proc.wait()
         self.apis[i] = None
 
+    def stop_workers(self) -> None:
+        """SIGTERM every worker and wait for it (a planned scale-in)."""
+        for proc in self.workers:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.workers:
+            proc.wait(timeout=90)
+
     def kill_worker(self, i: int) -> None:
         self.workers[i].kill()
         self.workers[i].wait()
 
-    def wait_ready(self, timeout: float = 90) -> None:
-        for url in self.urls:
-            wait_until(lambda url=url: _api_ready(url), timeout=timeout, what=f"API {url}")
+    def wait_ready(self, timeout: float = 120) -> None:
+        for i, url in enumerate(self.urls):
+            self._wait_process(f"api-{i}", self.apis[i], lambda url=url: _api_ready(url), timeout)
         for i, proc in enumerate(self.workers):
             if proc.poll() is not None:
                 continue
             log = self.logs / f"worker-{i}.log"
-            wait_until(
-                lambda log=log: "moorage worker:" in log.read_text(errors="replace"),
-                timeout=timeout,
-                what=f"worker {i}",
-            )
+            ready = lambda log=log: "moorage worker:" in log.read_text(errors="replace")  # noqa: E731
+            self._wait_process(f"worker-{i}", proc, ready, timeout)
+
+    def _wait_process(
+        self,
+        name: str,
+        proc: subprocess.Popen[bytes] | None,
+        ready: Callable[[], bool],
+        timeout: float,
+    ) -> None:
+        def check() -> bool:
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"{name} exited {proc.returncode}: {self._tail(name)}")
+            return ready()
+
+        try:
+            wait_until(check, timeout=timeout, what=name)
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}: {self._tail(name)}") from None
+
+    def _tail(self, name: str) -> str:
+        return (self.logs / f"{name}.log").read_text(errors="replace")[-2000:]
 
     def _create_dataset_and_storage(self) -> None:
         api = httpx.Client(base_url=self.urls[0], headers=self.headers, timeout=30)
