@@ -113,6 +113,7 @@ def main() -> None:
     parser.add_argument("--outage", type=float, default=20.0, help="seconds each outage lasts")
     parser.add_argument("--only", default=",".join(SCENARIOS))
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     chosen = [s.strip() for s in args.only.split(",") if s.strip()]
     started = time.monotonic()
     results: dict[str, bool] = {}

@@ -97,6 +97,7 @@ def main() -> None:
     parser.add_argument("--broker", choices=["redis", "rabbitmq"], default="redis")
     parser.add_argument("--rate-limit", default="0")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     env = {"MOORAGE_RATE_LIMIT": args.rate_limit}
     with ScaleOut(broker=args.broker, apis=args.apis, workers=0, env=env) as so:
         keys = [f"load/{i:03d}.jpg" for i in range(args.batch)]
@@ -109,7 +110,7 @@ def main() -> None:
         errors = sum(n for s, n in tally.status.items() if s.startswith("transport"))
         print(
             f"{args.clients} clients, {elapsed:.0f} s, {args.apis} API processes on PostgreSQL "
-            f"({args.broker}), rate limit {args.rate_limit or 'off'}"
+            f"({args.broker}), rate limit {args.rate_limit if args.rate_limit not in ('', '0') else 'off'}"
         )
         print(
             f"throughput: {total / elapsed:.0f} requests/s, "
