@@ -161,6 +161,7 @@ class ScaleOut:
         for p in procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
+                p.send_signal(signal.SIGCONT)  # a process a scenario froze
         for p in procs:
             try:
                 p.wait(timeout=20)
@@ -310,6 +311,7 @@ class ScaleOut:
         for proc in self.workers:
             if proc.poll() is None:
                 proc.terminate()
+                proc.send_signal(signal.SIGCONT)
         for proc in self.workers:
             proc.wait(timeout=90)
 

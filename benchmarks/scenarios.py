@@ -6,6 +6,8 @@ counts). Each scenario works under its own item path, so several can run on one 
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -94,22 +96,65 @@ class WorkerKill:
     killed_worker_done: int
 
 
+def _frozen_holds_job(so: ScaleOut, path: str, since: Any, done_before: int) -> bool | None:
+    """Whether the frozen worker holds a running job; ``None`` while it is too early to say.
+
+    Once the live workers finished 3 jobs a thread since the freeze, every job they run was
+    claimed after it: a job claimed before the freeze and still running is the frozen one's.
+    """
+    jobs = job_statuses(so, path)
+    if jobs.get("done", 0) - done_before < 3 * so.worker_threads * (so.n_workers - 1):
+        if jobs.get("queued", 0) + jobs.get("running", 0) == 0:
+            raise RuntimeError("processing finished before the kill")
+        return None
+    (held,) = so.sql(
+        "SELECT count(*) FROM jobs j JOIN items i ON i.id = j.item_id WHERE i.path = %s "
+        "AND j.status = 'running' AND j.updated_at < %s",
+        path,
+        since,
+    )[0]
+    return bool(held)
+
+
+def _freeze_with_job_in_hand(so: ScaleOut, path: str, worker: int) -> None:
+    """SIGSTOP the worker until it is caught holding a running job (else let it go, again)."""
+    pid = so.workers[worker].pid
+    for _ in range(20):
+        done = job_statuses(so, path).get("done", 0)
+        os.kill(pid, signal.SIGSTOP)
+        since = so.sql("SELECT now()")[0][0]
+        seen: list[bool | None] = [None]
+
+        def decided(d: int = done, t: Any = since, out: list[bool | None] = seen) -> bool:
+            out[0] = _frozen_holds_job(so, path, t, d)
+            return out[0] is not None
+
+        wait_until(decided, timeout=60, what="the live workers' progress")
+        if seen[0]:
+            return
+        os.kill(pid, signal.SIGCONT)  # it was between jobs
+        wait_until(
+            lambda d=done: job_statuses(so, path).get("done", 0) > d + 5,
+            timeout=30,
+            what="progress",
+        )
+    raise RuntimeError("the worker was never caught holding a job")
+
+
 def kill_worker(so: ScaleOut, *, images: int, deadline: float = 90.0) -> WorkerKill:
+    """``kill -9`` of worker 0 while it holds a running job, a tenth of the way through."""
     path = "/kill-worker"
     keys = [f"kill-worker/{i:06d}.jpg" for i in range(images)]
     so.put_files(keys, jpeg())
     register_spread(so, image_items(path, images, keys=keys))
-    busy = so.n_workers * so.worker_threads
-
-    def every_thread_busy() -> bool:
-        jobs = job_statuses(so, path)
-        if jobs.get("done", 0) >= images:
-            raise RuntimeError("processing finished before the kill")
-        return jobs.get("done", 0) >= images // 10 and jobs.get("running", 0) >= busy
-
-    wait_until(every_thread_busy, timeout=120, what="workers busy")
+    wait_until(
+        lambda: job_statuses(so, path).get("done", 0) >= images // 10,
+        timeout=120,
+        what="processing under way",
+    )
+    _freeze_with_job_in_hand(so, path, 0)
     done_at_kill = job_statuses(so, path).get("done", 0)
-    so.kill_worker(0)  # every thread was busy, so it held a running job
+    so.kill_worker(0)
     took = wait_done(so, path, images, timeout=deadline)
     log = so.logs / "worker-0.log"
     return WorkerKill(
