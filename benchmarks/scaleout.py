@@ -1,7 +1,7 @@
-"""The scale-out set-up on one machine, from its local services.
+"""The scale-out set-up on one machine, from its local services (the harness).
 
-    uv run python benchmarks/scaleout.py [--broker redis|rabbitmq] [--storage local|s3]
-                                         [--apis 2] [--workers 2] [--seconds N]
+Run it with ``scripts/scaleout.sh`` or ``uv run python scripts/scaleout.py [--broker
+redis|rabbitmq] [--storage local|s3] [--apis 2] [--workers 2] [--seconds N]``.
 
 A fresh PostgreSQL database, a broker of its own (a private ``redis-server`` on a free port, or
 a private vhost on the local RabbitMQ), optionally an S3 endpoint (``moto_server``), N
@@ -14,7 +14,6 @@ every worker is consuming, prints the URLs and an API key, and stops everything 
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -23,10 +22,9 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,43 +33,21 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from faultproxy import FaultProxy
+from localkit import (
+    PG_ADMIN,
+    add_vhost,
+    api_ready,
+    delete_vhost,
+    free_port,
+    start_moto,
+    start_redis,
+    wait_until,
+)
 
-PG_ADMIN = os.environ.get("MOORAGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 RABBIT = "amqp://guest:guest@127.0.0.1:{port}/{vhost}"
 TEAM = "scaleout"
 S3_BUCKET = "moorage-scaleout"
 S3_KEYS = {"access_key_id": "scaleout", "secret_access_key": "scaleout-secret"}
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_until(check: Callable[[], bool], *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not within {timeout} s")
-        time.sleep(0.05)  # polling another process's state
-
-
-def _api_ready(url: str) -> bool:
-    """``/readyz`` where the server has it (database, broker, migrations), else ``/healthz``."""
-    try:
-        r = httpx.get(f"{url}/readyz", timeout=2)
-        if r.status_code == 404:
-            r = httpx.get(f"{url}/healthz", timeout=2)
-    except httpx.TransportError:
-        return False
-    return r.status_code == 200
-
-
-def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
 
 
 class ScaleOut:
@@ -201,36 +177,18 @@ class ScaleOut:
 
     def _start_broker(self) -> str:
         if self.broker == "redis":
-            port = free_port()
-            self._services.append(
-                subprocess.Popen(
-                    [
-                        *("redis-server", "--bind", "127.0.0.1", "--port", str(port)),
-                        *("--save", "", "--appendonly", "no", "--dir", str(self.tmp)),
-                    ],
-                    stdout=subprocess.DEVNULL,
-                )
-            )
-            wait_until(lambda: _port_open(port), timeout=20, what="redis-server")
+            proc, port = start_redis(self.tmp)
+            self._services.append(proc)
             port, self.broker_proxy = self._proxied(port, self._want_broker_proxy)
             return f"redis://127.0.0.1:{port}/0"
-        _rabbitmqctl("add_vhost", self.vhost)
-        self._cleanup.append(lambda: _rabbitmqctl("delete_vhost", self.vhost))
-        _rabbitmqctl("set_permissions", "-p", self.vhost, "guest", ".*", ".*", ".*")
+        add_vhost(self.vhost)
+        self._cleanup.append(lambda: delete_vhost(self.vhost))
         port, self.broker_proxy = self._proxied(5672, self._want_broker_proxy)
         return RABBIT.format(port=port, vhost=self.vhost)
 
     def _start_moto(self) -> None:
-        port = free_port()
-        moto = Path(sys.executable).parent / "moto_server"
-        self._services.append(
-            subprocess.Popen(
-                [str(moto), "-H", "127.0.0.1", "-p", str(port)],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
-        wait_until(lambda: _port_open(port), timeout=30, what="moto_server")
+        proc, port = start_moto()
+        self._services.append(proc)
         self.s3_direct = f"http://127.0.0.1:{port}"
         self.s3().create_bucket(Bucket=S3_BUCKET)
         port, self.storage_proxy = self._proxied(port, self._want_storage_proxy)
@@ -321,7 +279,7 @@ class ScaleOut:
 
     def wait_ready(self, timeout: float = 120) -> None:
         for i, url in enumerate(self.urls):
-            self._wait_process(f"api-{i}", self.apis[i], lambda url=url: _api_ready(url), timeout)
+            self._wait_process(f"api-{i}", self.apis[i], lambda url=url: api_ready(url), timeout)
         for i, proc in enumerate(self.workers):
             if proc.poll() is not None:
                 continue
@@ -387,10 +345,6 @@ class ScaleOut:
         with psycopg.connect(self.db_url, autocommit=True) as conn:
             return conn.execute(query, params).fetchall()  # type: ignore[arg-type]
 
-    def item_statuses(self) -> Counter[str]:
-        rows = self.sql("SELECT processing_status, count(*) FROM items GROUP BY 1")
-        return Counter({s: n for s, n in rows})
-
     def jobs_done(self) -> Counter[str]:
         """How many times each job id was logged ``job.done`` by any worker, dead or alive."""
         done: Counter[str] = Counter()
@@ -409,81 +363,3 @@ class ScaleOut:
             timeout=timeout,
             json={"items": items, "dataset_slug": "scaleout", "storage_slug": "media"},
         )
-
-
-def _port_open(port: int) -> bool:
-    import socket
-
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def jpeg(width: int = 1280, height: int = 720) -> bytes:
-    import io
-
-    from PIL import Image
-
-    buf = io.BytesIO()
-    image = Image.effect_mandelbrot((width, height), (-2, -1.2, 1, 1.2), 40).convert("RGB")
-    image.save(buf, "JPEG", quality=90)
-    return buf.getvalue()
-
-
-@contextlib.contextmanager
-def _signals_stop() -> Iterator[None]:
-    def _raise(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    old = signal.signal(signal.SIGTERM, _raise)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--broker", choices=["redis", "rabbitmq"], default="redis")
-    parser.add_argument("--storage", choices=["local", "s3"], default="local")
-    parser.add_argument("--apis", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=1, help="threads per worker")
-    parser.add_argument("--seconds", type=float, default=None, help="stop after this long")
-    args = parser.parse_args()
-    with (
-        _signals_stop(),
-        contextlib.suppress(KeyboardInterrupt),
-        ScaleOut(
-            broker=args.broker,
-            storage=args.storage,
-            apis=args.apis,
-            workers=args.workers,
-            worker_threads=args.threads,
-        ) as so,
-    ):
-        print(f"database   {so.db_url}")
-        print(f"broker     {so.broker_url}")
-        if so.s3_endpoint:
-            print(f"s3         {so.s3_endpoint} bucket {S3_BUCKET}")
-        else:
-            print(f"storage    {so.tmp / 'storage' / TEAM / 'media'} (bucket 'media')")
-        for url in so.urls:
-            print(f"api        {url}")
-        print(f"team       {TEAM}, dataset 'scaleout', storage 'media'")
-        print(f"api key    {so.api_key}")
-        print(f"logs       {so.logs}")
-        print("ready; Ctrl-C stops everything", flush=True)
-        deadline = None if args.seconds is None else time.monotonic() + args.seconds
-        while deadline is None or time.monotonic() < deadline:
-            time.sleep(0.5)  # idle until stopped
-            dead = [p.args for p in (*so.apis, *so.workers) if p and p.poll() is not None]
-            if dead:
-                print(f"a process exited: {dead}", file=sys.stderr)
-                break
-    print("stopped", flush=True)
-
-
-if __name__ == "__main__":
-    main()

@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/services.sh
-exec uv run python benchmarks/scaleout.py "$@"
+exec uv run python scripts/scaleout.py "$@"

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import scenarios
 from scaleout import ScaleOut
 
-pytestmark = [pytest.mark.scaleout, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.scaleout, pytest.mark.timeout(480)]
 
 
 @pytest.fixture(scope="module")
