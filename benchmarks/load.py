@@ -26,7 +26,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scenarios
-from scaleout import TEAM, ScaleOut, jpeg
+from localkit import jpeg
+from scaleout import TEAM, ScaleOut
 
 
 def _pct(values: list[float], q: float) -> float:

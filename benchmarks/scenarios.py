@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from scaleout import ScaleOut, jpeg, wait_until
+from localkit import jpeg, wait_until
+from scaleout import ScaleOut
 
 _SHAPE = """
 SELECT i.id,
