@@ -119,10 +119,8 @@ class ScaleOut:
         if self.storage == "s3":
             self._start_moto()
         else:
-            # files live in <root>/<team>/media: the team's own folder once local storage is
-            # confined per team; the link keeps bucket "media" resolving there without it
+            # bucket "media" of the team is its own folder <root>/<team>/media
             (self.tmp / "storage" / TEAM / "media").mkdir(parents=True)
-            (self.tmp / "storage" / "media").symlink_to(Path(TEAM) / "media")
         team = json.loads(self.cli("admin", "create-team", TEAM).stdout)  # also migrates
         self.api_key = team["api_key"]
         for i in range(self.n_apis):
