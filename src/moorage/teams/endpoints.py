@@ -2,12 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-
 from moorage.deps import TeamDep
+from moorage.kit.routing import api_router
 from moorage.teams.service import team_json
 
-router = APIRouter(tags=["teams"])
+router = api_router(tags=["teams"])
 
 
 @router.get("/users/token_info")
