@@ -15,6 +15,7 @@ from fastapi.routing import APIRoute
 
 from moorage.errors import BadRequest
 from moorage.kit.jsonbody import parse_json
+from moorage.kit.schemas import ERROR_RESPONSES
 from moorage.kit.text import unsafe_text
 
 __all__ = ["JSONRequest", "MoorageRoute", "api_router"]
@@ -65,5 +66,7 @@ class MoorageRoute(APIRoute):
 
 
 def api_router(**kwargs: Any) -> APIRouter:
-    """An ``APIRouter`` whose routes are :class:`MoorageRoute`: use it for every router."""
+    """An ``APIRouter`` whose routes are :class:`MoorageRoute` and document the error
+    answers: use it for every router."""
+    kwargs.setdefault("responses", ERROR_RESPONSES)
     return APIRouter(route_class=MoorageRoute, **kwargs)
