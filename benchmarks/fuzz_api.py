@@ -2,8 +2,8 @@
 
     uv run python benchmarks/fuzz_api.py [--examples 200] [--engine sqlite|postgresql|both]
 
-Every operation gets ``--examples`` generated cases (positive and negative, explicit examples
-first), each sent through the ASGI app with a real API key and judged by every schemathesis
+Every operation gets ``--examples`` generated positive cases and as many negative ones
+(explicit examples first), each sent through the ASGI app with a real API key and judged by every schemathesis
 check (not_a_server_error, status and content-type conformance, response schema conformance,
 negative data rejection, positive data acceptance, ...). Prints, per engine, the number of
 cases, the failures by check, and the server errors, which must be 0 (exit status 1 otherwise).
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import itertools
 import secrets
 import shutil
 import tempfile
@@ -28,9 +29,11 @@ import psycopg
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
 from PIL import Image
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import FailureGroup
+from schemathesis.generation import GenerationMode
 
 from moorage.app import create_app
 from moorage.config import Settings
@@ -60,6 +63,7 @@ CONFIG = SchemathesisConfig.from_dict(
 class Tally:
     cases: int = 0
     server_errors: int = 0
+    unnegatable: int = 0
     failures: collections.Counter[str] = field(default_factory=collections.Counter)
     examples: dict[str, str] = field(default_factory=dict)
 
@@ -119,10 +123,10 @@ def seeded_app(url: str, data_dir: Path) -> tuple[Any, dict[str, str], AppContex
 
 def fuzz(app: Any, headers: dict[str, str], *, examples: int, tally: Tally) -> None:
     schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=CONFIG)
-    for result in schema.get_all_operations():
-        operation = result.ok()
+    operations = [result.ok() for result in schema.get_all_operations()]
+    for operation, mode in itertools.product(operations, GenerationMode):
 
-        @given(case=operation.as_strategy())
+        @given(case=operation.as_strategy(mode))
         @settings(
             max_examples=examples,
             deadline=None,
@@ -150,7 +154,10 @@ def fuzz(app: Any, headers: dict[str, str], *, examples: int, tally: Tally) -> N
                         f"<- {str(case.body)[:120]!r} {case.query or ''}",
                     )
 
-        run()
+        try:
+            run()
+        except Unsatisfiable:  # nothing in this operation can be made invalid
+            tally.unnegatable += 1
 
 
 def main() -> None:
@@ -174,7 +181,8 @@ def main() -> None:
         seconds = time.perf_counter() - started
         print(
             f"{engine:>10}: {tally.cases} cases in {seconds:.0f} s, "
-            f"{sum(tally.failures.values())} failures, {tally.server_errors} server errors"
+            f"{sum(tally.failures.values())} failures, {tally.server_errors} server errors "
+            f"({tally.unnegatable} operation(s) had nothing to make invalid)"
         )
         for name, count in tally.failures.most_common():
             print(f"{'':>12}{name}: {count}")
