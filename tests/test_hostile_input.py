@@ -187,6 +187,11 @@ URL_CASES: list[tuple[str, str, str]] = [
         "slot_name",
     ),
     ("item-id-nul", f"{ITEMS}/a%00b", "item_id"),
+    (
+        "section-bigint",
+        f"{ITEMS}/00000000-0000-0000-0000-000000000000/slots/0/sections/{BIG}/hq",
+        "section",
+    ),
 ]
 
 
@@ -196,6 +201,13 @@ class TestUrlParameters:
     )
     def test_refused_naming_the_parameter(self, http, url, field) -> None:
         refused(http, http.get(url), field)
+
+    def test_surrogate_bytes_in_a_url_are_replaced(self, http) -> None:
+        # UTF-8 cannot carry a lone surrogate: its bytes are invalid and decode as U+FFFD
+        r = http.get(f"{ITEMS}?item_names=%ED%BF%BF")
+        assert r.status_code == 200 and r.json()["items"] == []
+        r = http.get(f"{STORAGE}/%ED%BF%BF")
+        assert r.status_code == 404 and r.json()["error"]["field"] == "slug"
 
     def test_delete_by_nul_slug(self, http) -> None:
         refused(http, http.delete(f"{STORAGE}/me%00dia"), "slug")
