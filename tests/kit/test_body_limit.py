@@ -101,35 +101,47 @@ class TestDeclaredLength:
             assert r.status_code == 413
 
 
+def _stream(server: LiveServer, team: TeamFixture, total: int) -> tuple[int, int, tuple]:
+    """Send ``total`` bytes chunked; (bytes sent, peak RSS growth, the response)."""
+    sent = 0
+    with _connect(server) as sock:
+        sock.sendall(_request_head(REGISTER, team, "Transfer-Encoding: chunked\r\n"))
+        result: dict[str, tuple] = {}
+
+        def read() -> None:
+            result["response"] = _read_response(sock)
+
+        reader = threading.Thread(target=read)
+        _peak_rss_reset()
+        before = _peak_rss()
+        reader.start()
+        frame = f"{len(CHUNK):x}\r\n".encode() + CHUNK + b"\r\n"
+        try:
+            while sent < total and reader.is_alive():
+                sock.sendall(frame)
+                sent += len(CHUNK)
+        except OSError:
+            pass  # the server stopped reading and closed: expected
+        reader.join(timeout=30)
+        growth = _peak_rss() - before
+    return sent, growth, result["response"]
+
+
 class TestStreamedBody:
     def test_chunked_body_stops_at_the_cap_and_memory_stays_flat(self, capped, team) -> None:
-        sent = 0
-        with _connect(capped) as sock:
-            sock.sendall(_request_head(REGISTER, team, "Transfer-Encoding: chunked\r\n"))
-            result: dict[str, object] = {}
-
-            def read() -> None:
-                result["response"] = _read_response(sock)
-
-            reader = threading.Thread(target=read)
-            _peak_rss_reset()
-            before = _peak_rss()
-            reader.start()
-            frame = f"{len(CHUNK):x}\r\n".encode() + CHUNK + b"\r\n"
-            try:
-                while sent < 100_000_000 and reader.is_alive():
-                    sock.sendall(frame)
-                    sent += len(CHUNK)
-            except OSError:
-                pass  # the server stopped reading and closed: expected
-            reader.join(timeout=30)
-            growth = _peak_rss() - before
-        status, headers, body = result["response"]  # type: ignore[misc]
-        _assert_413(status, headers, body, MiB)
-        print(f"sent {sent / MiB:.1f} MiB before the 413; peak RSS grew {growth / MiB:.1f} MiB")
+        sent, growth, response = _stream(capped, team, 100_000_000)
+        _assert_413(*response, MiB)
+        print(f"1 MiB cap: 413 after {sent / MiB:.1f} MiB sent; peak RSS +{growth / MiB:.1f} MiB")
         assert sent < 100_000_000, "the server read the whole 100 MB body"
-        # the server held at most about the cap (1 MiB), never the 100 MB
         assert growth < 24 * MiB, f"peak RSS grew by {growth / MiB:.1f} MiB"
+
+    def test_default_cap_holds_at_most_the_cap(self, live_server, team) -> None:
+        limit = live_server.ctx.settings.max_body_bytes
+        sent, growth, response = _stream(live_server, team, 100_000_000)
+        _assert_413(*response, limit)
+        print(f"default cap: 413 after {sent / MiB:.1f} MiB; peak RSS +{growth / MiB:.1f} MiB")
+        assert sent < 100_000_000
+        assert growth < 1.5 * limit, f"peak RSS grew by {growth / MiB:.1f} MiB"
 
 
 class TestDefaultCap:
