@@ -20,6 +20,8 @@ from moorage.context import AppContext
 from moorage.datasets.endpoints import router as datasets_router
 from moorage.errors import MoorageError
 from moorage.items.endpoints import router as items_router
+from moorage.kit.body_limit import BodyLimit, BodyTooLarge, too_large
+from moorage.kit.routing import MoorageRoute
 from moorage.ops.endpoints import router as ops_router
 from moorage.ops.middleware import RequestContext
 from moorage.registration.endpoints import router as registration_router
@@ -101,6 +103,9 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc, BodyTooLarge):
+            error = too_large(exc.limit)
+            return JSONResponse(error.to_dict(), status_code=413, headers={"connection": "close"})
         return _error(exc.status_code, "HTTP_ERROR", str(exc.detail))
 
     @app.exception_handler(Exception)
@@ -150,6 +155,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.ctx = context
+    app.router.route_class = MoorageRoute
     install_handlers(app)
     for router in (
         teams_router,
@@ -163,4 +169,6 @@ def create_app(
 
     app.add_middleware(RequestContext)
     app.add_middleware(NormalizePath)
+    # outermost: nothing reads a byte of a body before its size is checked
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
 from moorage.context import AppContext
@@ -37,8 +38,17 @@ CtxDep = Annotated[AppContext, Depends(get_ctx)]
 BaseUrlDep = Annotated[str, Depends(base_url)]
 
 
+#: a security scheme, not a header parameter, so the OpenAPI schema says how to authenticate
+#: (and schemathesis neither negates the key nor skips its ignored-auth check)
+_API_KEY = APIKeyHeader(
+    name="Authorization", auto_error=False, description="`ApiKey <key>` (or `Bearer <key>`)"
+)
+
+
 def current_team(
-    session: SessionDep, ctx: CtxDep, authorization: Annotated[str | None, Header()] = None
+    session: SessionDep,
+    ctx: CtxDep,
+    authorization: Annotated[str | None, Security(_API_KEY)] = None,
 ) -> Team:
     """The caller's team; each authenticated request counts against its key's rate limit."""
     team, key = team_service.authenticate_key(session, authorization)

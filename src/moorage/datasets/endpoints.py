@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path
+from fastapi import Path
 
+from moorage.datasets.schemas import DatasetCreate
 from moorage.datasets.service import dataset_service
 from moorage.deps import SessionDep, TeamDep
+from moorage.kit.routing import api_router
 
-router = APIRouter(tags=["datasets"])
+router = api_router(tags=["datasets"])
 
 #: dataset ids are 32-bit; anything larger is a 422, not a database overflow
 DatasetId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -19,10 +21,8 @@ def list_datasets(session: SessionDep, team: TeamDep) -> list[dict[str, Any]]:
 
 
 @router.post("/datasets")
-def create_dataset(
-    session: SessionDep, team: TeamDep, body: dict[str, Any] = Body(...)
-) -> dict[str, Any]:
-    dataset = dataset_service.create(session, team, name=body.get("name"))
+def create_dataset(session: SessionDep, team: TeamDep, body: DatasetCreate) -> dict[str, Any]:
+    dataset = dataset_service.create(session, team, name=body.name)
     return dataset_service.render_one(session, team, dataset)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import mimetypes
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Path, Request
+from fastapi import Body, Path, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
 from moorage.deps import BaseUrlDep, CtxDep, PathTeamDep, SessionDep
@@ -11,9 +11,10 @@ from moorage.items.files import FileTarget, resolve_file
 from moorage.items.filters import filters_from_body, filters_from_query
 from moorage.items.service import item_service
 from moorage.kit.responses import FastJSONResponse
+from moorage.kit.routing import api_router
 from moorage.storage.local import LocalStorage
 
-router = APIRouter(tags=["items"])
+router = api_router(tags=["items"])
 PREFIX = "/v2/teams/{team}/items"
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from moorage.errors import BadRequest
+from moorage.kit.text import unsafe_text
 
 SORT_FIELDS = ("inserted_at", "updated_at", "file_size", "filename", "priority")
 MAX_PAGE_SIZE = 1000
@@ -52,6 +53,15 @@ def _uuids(values: Iterable[Any], name: str) -> list[uuid.UUID]:
         raise BadRequest(f"{name} must hold item ids (UUIDs).", field=name) from None
 
 
+def _texts(values: Iterable[Any], name: str) -> list[str]:
+    out = [str(v) for v in values]
+    for text in out:
+        reason = unsafe_text(text)
+        if reason is not None:
+            raise BadRequest(f"{name} {reason}.", field=name)
+    return out
+
+
 def _normalize_path(path: str) -> str:
     parts = [p for p in path.split("/") if p]
     return "/" + "/".join(parts)
@@ -61,10 +71,10 @@ def _build(raw: Mapping[str, list[Any]]) -> ItemFilters:
     return ItemFilters(
         dataset_ids=_ints(raw.get("dataset_ids", []), "dataset_ids"),
         item_ids=_uuids(raw.get("item_ids", []), "item_ids"),
-        item_names=[str(v) for v in raw.get("item_names", [])],
-        item_paths=[_normalize_path(str(v)) for v in raw.get("item_paths", [])],
-        statuses=[str(v) for v in raw.get("statuses", [])],
-        slot_types=[str(v) for v in raw.get("slot_types", [])],
+        item_names=_texts(raw.get("item_names", []), "item_names"),
+        item_paths=[_normalize_path(p) for p in _texts(raw.get("item_paths", []), "item_paths")],
+        statuses=_texts(raw.get("statuses", []), "statuses"),
+        slot_types=_texts(raw.get("slot_types", []), "slot_types"),
     )
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import RowMapping
@@ -12,6 +13,7 @@ from moorage.items.filters import ItemFilters, Page
 from moorage.items.repository import item_repository, sort_value
 from moorage.items.serialize import item_json
 from moorage.kit.cursor import decode_cursor, encode_cursor
+from moorage.kit.text import unsafe_text
 from moorage.models import Team
 from moorage.worker.repository import job_repository
 
@@ -28,11 +30,40 @@ def find_item(session: Session, team: Team, item_id: str) -> tuple[uuid.UUID, Ro
     return uid, row
 
 
+def _fits(field: str, value: Any) -> bool:
+    """Whether a cursor's sort value can be compared with the sort column on both engines."""
+    if field == "inserted_at":
+        return True
+    if field in ("file_size", "priority"):
+        bound = 2**63 if field == "file_size" else 2**31
+        return isinstance(value, int) and not isinstance(value, bool) and -bound <= value < bound
+    if not isinstance(value, str) or unsafe_text(value) is not None:
+        return False
+    if field == "updated_at":
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            return False
+    return True
+
+
+def _after(page: Page) -> tuple[Any, int] | None:
+    if not page.cursor:
+        return None
+    value, seq = decode_cursor(page.cursor)
+    if not (_fits(page.sort_field, value) and 0 <= seq < 2**63):
+        raise BadRequest(
+            "page[from] is not a cursor of this listing (was the sort changed?).",
+            field="page[from]",
+        )
+    return value, seq
+
+
 class ItemService:
     def list(
         self, session: Session, team: Team, *, filters: ItemFilters, page: Page, base_url: str
     ) -> dict[str, Any]:
-        after = decode_cursor(page.cursor) if page.cursor else None
+        after = _after(page)
         rows = item_repository.page(session, team, filters, page, after)
         has_more = len(rows) > page.size
         rows = rows[: page.size]

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
 
@@ -18,6 +18,15 @@ NAMING = {
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 #: a 64-bit autoincrement key that is SQLite's rowid there
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def column_width(column: Any) -> int:
+    """The declared width of a ``String(n)`` column: PostgreSQL refuses longer values, SQLite
+    stores them, so input is held to it before it reaches either."""
+    kind = column.property.columns[0].type if hasattr(column, "property") else column.type
+    if not isinstance(kind, String) or kind.length is None:
+        raise TypeError(f"{column} is not a String(n) column")
+    return kind.length
 
 
 def utcnow() -> datetime:

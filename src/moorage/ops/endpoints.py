@@ -5,16 +5,17 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import Header
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from moorage.deps import CtxDep
 from moorage.errors import Unauthorized
+from moorage.kit.routing import api_router
 from moorage.ops.metrics import render
 from moorage.ops.readiness import JobsCollector, readiness
 
-router = APIRouter(include_in_schema=False)
+router = api_router(include_in_schema=False)
 
 
 @router.get("/healthz")

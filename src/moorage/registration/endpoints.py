@@ -2,14 +2,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-
 from moorage.deps import BaseUrlDep, CtxDep, PathTeamDep, SessionDep
 from moorage.kit.responses import FastJSONResponse
+from moorage.kit.routing import api_router
 from moorage.registration.schemas import RegisterRequest
 from moorage.registration.service import registration_service
 
-router = APIRouter(tags=["registration"])
+router = api_router(tags=["registration"])
 
 
 @router.post("/v2/teams/{team}/items/register_existing", response_class=FastJSONResponse)

@@ -82,9 +82,9 @@ class ItemIn:
     def blocked(self) -> bool:
         return self.error is not None or any(s.error is not None for s in self.slots)
 
-    def block(self, reason: str, message: str) -> None:
+    def block(self, reason: str, message: str, *, field: str | None = None) -> None:
         if self.error is None:
-            self.error = Blocked(reason, message)
+            self.error = Blocked(reason, message, field=field)
 
     def blocked_json(self) -> dict[str, Any]:
         """The ``blocked_items`` entry. Every slot carries a reason (darwin-py reads slot 0's)."""
@@ -108,18 +108,19 @@ class ItemIn:
         slots.sort(key=lambda e: e["reason"] == "OTHER_SLOT_BLOCKED")
         if not slots:
             err = self.error or Blocked("NO_SLOTS", "The item has no slots.")
-            slots.append(
-                {
-                    "slot_name": None,
-                    "file_name": None,
-                    "type": None,
-                    "storage_key": None,
-                    "reason": err.reason,
-                    "message": err.message,
-                }
-            )
+            entry = {
+                "slot_name": None,
+                "file_name": None,
+                "type": None,
+                "storage_key": None,
+                "reason": err.reason,
+                "message": err.message,
+            }
+            if err.field:
+                entry["field"] = err.field
+            slots.append(entry)
         first = slots[0]
-        return {
+        out = {
             "name": self.name,
             "path": self.path,
             "index": self.index,
@@ -127,3 +128,6 @@ class ItemIn:
             "message": first["message"],
             "slots": slots,
         }
+        if "field" in first:
+            out["field"] = first["field"]
+        return out

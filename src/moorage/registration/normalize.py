@@ -10,6 +10,10 @@ import math
 import posixpath
 from typing import Any
 
+from moorage.kit.text import find_unsafe, unsafe_text
+from moorage.models import Item as ItemRow
+from moorage.models import ItemTag, Slot
+from moorage.models.base import column_width
 from moorage.registration.layout import default_layout, validate_layout
 from moorage.registration.model import Blocked, ItemIn, SectionIn, SlotIn
 from moorage.registration.types import SLOT_TYPES, extension_kind, kind_to_type
@@ -41,6 +45,49 @@ def _bool(value: Any, field: str) -> bool:
 
 
 INT32 = 2**31 - 1
+# the column widths: PostgreSQL refuses longer strings, SQLite stores them; refuse on both
+MAX_NAME = column_width(ItemRow.name)
+MAX_PATH = column_width(ItemRow.path)
+MAX_SLOT_NAME = column_width(Slot.slot_name)
+MAX_FILE_NAME = column_width(Slot.file_name)
+MAX_TAG_NAME = column_width(ItemTag.name)
+
+#: the reason for an unstorable character, by the item field it was found in
+_UNSAFE_REASONS = {
+    "name": "INVALID_NAME",
+    "path": "INVALID_PATH",
+    "tags": "INVALID_TAGS",
+    "layout": "INVALID_LAYOUT",
+    "sections": "INVALID_SECTIONS",
+    "storage_key": "INVALID_STORAGE_KEY",
+    "storage_thumbnail_key": "INVALID_STORAGE_KEY",
+    "storage_hq_key": "INVALID_STORAGE_KEY",
+    "storage_lq_key": "INVALID_STORAGE_KEY",
+}
+
+
+def _text(value: str, field: str, *, reason: str, limit: int | None) -> str:
+    """A single-line name: no control characters, at most ``limit`` characters."""
+    problem = unsafe_text(value, single_line=True)
+    if problem is not None:
+        raise Blocked(reason, f"{field} {problem}.", field=field)
+    if limit is not None and len(value) > limit:
+        raise Blocked(reason, f"{field} is longer than {limit} characters.", field=field)
+    return value
+
+
+def check_storable(raw: dict[str, Any]) -> Blocked | None:
+    """NUL or a lone surrogate anywhere in an item: PostgreSQL cannot store it (JSONB neither),
+    SQLite would; both engines block the item alike, naming the field."""
+    found = find_unsafe(raw)
+    if found is None:
+        return None
+    where, problem = found
+    parts = where.split(".")
+    named = next((p for p in reversed(parts) if p in _UNSAFE_REASONS), parts[0])
+    reason = _UNSAFE_REASONS.get(named, "INVALID_FIELD")
+    field = where or "item"
+    return Blocked(reason, f"{field} {problem}.", field=field)
 
 
 def _positive_int(value: Any, field: str) -> int | None:
@@ -53,6 +100,13 @@ def _positive_int(value: Any, field: str) -> int | None:
             field=field,
         )
     return value
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a double
+        return False
 
 
 def _fps(value: Any) -> tuple[float | None, float | str | None]:
@@ -69,10 +123,8 @@ def _fps(value: Any) -> tuple[float | None, float | str | None]:
             raise Blocked(
                 "INVALID_FPS", f"fps must be a number or 'native', not {value!r}.", field="fps"
             ) from None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise Blocked(
-            "INVALID_FPS", f"fps must be a number or 'native', not {value!r}.", field="fps"
-        )
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
+        raise Blocked("INVALID_FPS", "fps must be a finite number or 'native'.", field="fps")
     if value < 0:
         raise Blocked("INVALID_FPS", f"fps must not be negative ({value}).", field="fps")
     if value == 0:
@@ -93,12 +145,16 @@ def _optional_key(value: Any, field: str) -> str | None:
 def normalize_path(value: Any) -> str:
     if value is None or value == "":
         return "/"
-    if not isinstance(value, str) or "\x00" in value:
+    if not isinstance(value, str):
         raise Blocked("INVALID_PATH", f"path must be a folder path like '/a/b', not {value!r}.")
+    _text(value, "path", reason="INVALID_PATH", limit=None)
     parts = [p for p in value.replace("\\", "/").split("/") if p not in ("", ".")]
     if ".." in parts:
         raise Blocked("INVALID_PATH", f"path {value!r} must not contain '..'.")
-    return "/" + "/".join(parts)
+    path = "/" + "/".join(parts)
+    if len(path) > MAX_PATH:
+        raise Blocked("INVALID_PATH", f"path is longer than {MAX_PATH} characters.", field="path")
+    return path
 
 
 def _sections(raw: Any) -> list[SectionIn]:
@@ -144,6 +200,7 @@ def _slot(raw: dict[str, Any], default_name: str) -> SlotIn:
             raise Blocked(
                 "INVALID_FIELD", "slot_name must be a non-empty string.", field="slot_name"
             )
+        _text(name, "slot_name", reason="INVALID_FIELD", limit=MAX_SLOT_NAME)
         slot.storage_key = _key(raw.get("storage_key"), "storage_key")
         file_name = raw.get("file_name")
         slot.file_name = (
@@ -151,6 +208,7 @@ def _slot(raw: dict[str, Any], default_name: str) -> SlotIn:
             if isinstance(file_name, str) and file_name
             else posixpath.basename(slot.storage_key)
         )
+        _text(slot.file_name, "file_name", reason="INVALID_FIELD", limit=MAX_FILE_NAME)
         declared = raw.get("type")
         if declared is not None and declared not in SLOT_TYPES:
             raise Blocked(
@@ -218,12 +276,24 @@ def _tags(raw: Any) -> dict[str, str | None]:
     if raw is None:
         return {}
     if isinstance(raw, list) and all(isinstance(t, str) and t for t in raw):
-        return dict.fromkeys(raw)
-    if isinstance(raw, dict) and all(isinstance(k, str) and k for k in raw):
-        return {k: None if v is None else str(v) for k, v in raw.items()}
-    raise Blocked(
-        "INVALID_TAGS", "tags must be a list of names or an object {name: text}.", field="tags"
-    )
+        tags: dict[str, str | None] = dict.fromkeys(raw)
+    elif isinstance(raw, dict) and all(isinstance(k, str) and k for k in raw):
+        tags = {k: None if v is None else str(v) for k, v in raw.items()}
+    else:
+        raise Blocked(
+            "INVALID_TAGS", "tags must be a list of names or an object {name: text}.", field="tags"
+        )
+    for tag in tags:
+        _text(tag, "tags", reason="INVALID_TAGS", limit=MAX_TAG_NAME)
+    return tags
+
+
+def _name_problem(name: str) -> Blocked | None:
+    try:
+        _text(name, "name", reason="INVALID_NAME", limit=MAX_NAME)
+    except Blocked as exc:
+        return exc
+    return None
 
 
 def normalize_item(index: int, raw: Any) -> ItemIn:
@@ -233,10 +303,11 @@ def normalize_item(index: int, raw: Any) -> ItemIn:
         return item
     name = raw.get("name")
     item = ItemIn(index=index, name=name if isinstance(name, str) else None, path="/")
+    item.error = check_storable(raw)
     try:
         item.path = normalize_path(raw.get("path"))
     except Blocked as exc:
-        item.error = exc
+        item.error = item.error or exc
     raw_slots = raw.get("slots")
     if raw_slots is None:
         flat = {k: raw[k] for k in _FLAT_SLOT_FIELDS if k in raw}
@@ -251,8 +322,10 @@ def normalize_item(index: int, raw: Any) -> ItemIn:
     item.slots = [g[0] if len(g) == 1 else _merge_series(g) for g in groups.values()]
     for position, slot in enumerate(item.slots):
         slot.metadata.setdefault("position", position)
-    if not isinstance(name, str) or not name.strip() or "/" in name or "\x00" in name:
+    if not isinstance(name, str) or not name.strip() or "/" in name:
         item.block("INVALID_NAME", "name must be a non-empty file name without '/'.")
+    elif (problem := _name_problem(name)) is not None:
+        item.block(problem.reason, problem.message, field="name")
     elif not item.slots:
         item.block("NO_SLOTS", "The item names no file: give storage_key or slots.")
     try:
@@ -267,5 +340,5 @@ def normalize_item(index: int, raw: Any) -> ItemIn:
             validate_layout(layout, names) if layout is not None else default_layout(names)
         )
     except Blocked as exc:
-        item.block(exc.reason, exc.message)
+        item.block(exc.reason, exc.message, field=exc.field)
     return item

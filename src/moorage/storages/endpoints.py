@@ -2,13 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-
 from moorage.deps import CtxDep, PathTeamDep, SessionDep
+from moorage.kit.routing import api_router
 from moorage.storages.schemas import StorageCreate, StorageUpdate
 from moorage.storages.service import storage_json, storage_service
 
-router = APIRouter(tags=["storage"])
+router = api_router(tags=["storage"])
 
 
 @router.get("/teams/{team}/storage")

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
 
+from moorage.kit.schemas import NameStr, SafeJson, SafeStr
 from moorage.storage.factory import PROVIDERS
 
 ProviderField = Field(description=f"one of {', '.join(PROVIDERS)}")
@@ -12,17 +11,17 @@ ProviderField = Field(description=f"one of {', '.join(PROVIDERS)}")
 class StorageCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
-    slug: str | None = Field(default=None, max_length=200)
-    provider: str = ProviderField
-    bucket: str = Field(min_length=1, max_length=1024)
-    prefix: str = ""
+    name: NameStr = Field(min_length=1, max_length=200)
+    slug: NameStr | None = Field(default=None, max_length=200)
+    provider: NameStr = ProviderField
+    bucket: NameStr = Field(min_length=1, max_length=1024)
+    prefix: NameStr = Field(default="", max_length=1024)
     readonly: bool = False
     default: bool = False
-    region: str | None = None
-    endpoint_url: str | None = None
-    options: dict[str, Any] = Field(default_factory=dict)
-    credentials: dict[str, str] | None = Field(
+    region: NameStr | None = Field(default=None, max_length=100)
+    endpoint_url: NameStr | None = Field(default=None, max_length=1024)
+    options: SafeJson = Field(default_factory=dict)
+    credentials: dict[str, SafeStr] | None = Field(
         default=None, description="secret values; stored encrypted, never returned"
     )
 
@@ -30,12 +29,12 @@ class StorageCreate(BaseModel):
 class StorageUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    bucket: str | None = Field(default=None, min_length=1, max_length=1024)
-    prefix: str | None = None
+    name: NameStr | None = Field(default=None, min_length=1, max_length=200)
+    bucket: NameStr | None = Field(default=None, min_length=1, max_length=1024)
+    prefix: NameStr | None = Field(default=None, max_length=1024)
     readonly: bool | None = None
     default: bool | None = None
-    region: str | None = None
-    endpoint_url: str | None = None
-    options: dict[str, Any] | None = None
-    credentials: dict[str, str] | None = None
+    region: NameStr | None = Field(default=None, max_length=100)
+    endpoint_url: NameStr | None = Field(default=None, max_length=1024)
+    options: SafeJson | None = None
+    credentials: dict[str, SafeStr] | None = None

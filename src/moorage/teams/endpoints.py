@@ -2,13 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-
 from moorage.deps import PathTeamDep, SessionDep, TeamDep
+from moorage.kit.routing import api_router
 from moorage.teams.schemas import ApiKeyCreate
 from moorage.teams.service import key_json, team_json, team_service
 
-router = APIRouter(tags=["teams"])
+router = api_router(tags=["teams"])
 
 
 @router.get("/users/token_info")
