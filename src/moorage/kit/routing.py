@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 
-from moorage.errors import BadRequest
+from moorage.errors import ValidationFailed
 from moorage.kit.jsonbody import parse_json
 from moorage.kit.schemas import ERROR_RESPONSES
 from moorage.kit.text import unsafe_text
@@ -38,14 +38,15 @@ class JSONRequest(Request):
 
 
 def check_url_params(request: Request) -> None:
-    """A 400 naming the first path or query parameter that cannot be stored or compared."""
+    """A 422 naming the first path or query parameter that cannot be stored or compared (as
+    for any other invalid parameter)."""
     params = [*request.path_params.items(), *request.query_params.multi_items()]
     for name, value in params:
         for text in (name, value):
             reason = unsafe_text(str(text))
             if reason is not None:
                 field = str(name).replace("\x00", "?")
-                raise BadRequest(f"{field} {reason}.", field=field)
+                raise ValidationFailed(f"{field} {reason}.", field=field)
 
 
 class MoorageRoute(APIRoute):
