@@ -142,10 +142,10 @@ def _freeze_with_job_in_hand(so: ScaleOut, path: str, worker: int) -> None:
     raise RuntimeError("the worker was never caught holding a job")
 
 
-def kill_worker(so: ScaleOut, *, images: int, deadline: float = 90.0) -> WorkerKill:
-    """``kill -9`` of worker 0 while it holds a running job, a tenth of the way through."""
-    path = "/kill-worker"
-    keys = [f"kill-worker/{i:06d}.jpg" for i in range(images)]
+def _images_under_way(so: ScaleOut, name: str, images: int) -> str:
+    """Register ``images`` read-write images under ``/name`` and wait until a tenth are done."""
+    path = f"/{name}"
+    keys = [f"{name}/{i:06d}.jpg" for i in range(images)]
     so.put_files(keys, jpeg())
     register_spread(so, image_items(path, images, keys=keys))
     wait_until(
@@ -153,6 +153,12 @@ def kill_worker(so: ScaleOut, *, images: int, deadline: float = 90.0) -> WorkerK
         timeout=120,
         what="processing under way",
     )
+    return path
+
+
+def kill_worker(so: ScaleOut, *, images: int, deadline: float = 90.0) -> WorkerKill:
+    """``kill -9`` of worker 0 while it holds a running job, a tenth of the way through."""
+    path = _images_under_way(so, "kill-worker", images)
     _freeze_with_job_in_hand(so, path, 0)
     done_at_kill = job_statuses(so, path).get("done", 0)
     so.kill_worker(0)
@@ -314,15 +320,7 @@ def broker_down(so: ScaleOut, *, images: int, outage: float, deadline: float = 6
 def storage_down(so: ScaleOut, *, images: int, outage: float, deadline: float = 180.0) -> Outage:
     """The object store goes down while workers process: jobs wait, then complete."""
     assert so.storage_proxy is not None, "start ScaleOut(storage='s3', proxy_storage=True)"
-    path = "/storage-down"
-    keys = [f"storage-down/{i:06d}.jpg" for i in range(images)]
-    so.put_files(keys, jpeg())
-    register_spread(so, image_items(path, images, keys=keys))
-    wait_until(
-        lambda: job_statuses(so, path).get("done", 0) >= images // 10,
-        timeout=120,
-        what="processing under way",
-    )
+    path = _images_under_way(so, "storage-down", images)
     so.storage_proxy.down()
     time.sleep(outage)  # the outage's length
     seen: dict[str, Any] = {"statuses": statuses(so, path), "jobs": job_statuses(so, path)}
