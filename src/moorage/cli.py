@@ -2,46 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from moorage.config import Settings, get_settings
+from moorage.cli_admin import admin
+from moorage.cli_kit import DataDir, open_context, print_json
 
 app = typer.Typer(
     help="moorage: register files in your own storage as dataset items.", no_args_is_help=True
 )
-
-DataDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--data-dir",
-        help="Data folder (database, secret key, local storage). Env: MOORAGE_DATA_DIR.",
-    ),
-]
-
-
-def _settings(data_dir: Path | None) -> Settings:
-    if data_dir is not None:
-        os.environ["MOORAGE_DATA_DIR"] = str(data_dir.resolve())
-    get_settings.cache_clear()
-    return get_settings()
-
-
-def _context(data_dir: Path | None) -> Any:
-    from moorage.context import AppContext
-    from moorage.db import migrate
-
-    ctx = AppContext.from_settings(_settings(data_dir))
-    migrate(ctx.db.engine)
-    return ctx
-
-
-def _print(data: dict[str, Any]) -> None:
-    typer.echo(json.dumps(data, indent=2, default=str))
 
 
 @app.command()
@@ -56,7 +28,7 @@ def serve(
 
     from moorage.logs import configure_logging
 
-    ctx = _context(data_dir)
+    ctx = open_context(data_dir)
     settings = ctx.settings
     ctx.close()
     configure_logging(settings.log_level, settings.log_format)
@@ -107,7 +79,7 @@ def worker(
     from moorage.logs import configure_logging
     from moorage.worker.runtime import Runtime
 
-    ctx = _context(data_dir)
+    ctx = open_context(data_dir)
     configure_logging(ctx.settings.log_level, ctx.settings.log_format)
     if not ctx.settings.broker_url:
         typer.echo(
@@ -141,7 +113,7 @@ def worker(
 @app.command("migrate")
 def migrate_cmd(data_dir: DataDir = None) -> None:
     """Create or upgrade the database schema."""
-    _context(data_dir).close()
+    open_context(data_dir).close()
     typer.echo("database is up to date", err=True)
 
 
@@ -173,12 +145,10 @@ def prepare(
         payload["dataset_slug"] = dataset
     if storage:
         payload["storage_slug"] = storage
-    _print(payload)
+    print_json(payload)
     if errors:
         raise typer.Exit(1)
 
-
-from moorage.cli_admin import admin  # noqa: E402  (registers the admin commands)
 
 app.add_typer(admin, name="admin")
 

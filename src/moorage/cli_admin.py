@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from moorage.cli import DataDir, _context, _print
+from moorage.cli_kit import DataDir, open_context, print_json
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -30,7 +30,7 @@ def _unit_of_work(data_dir: DataDir) -> Iterator[tuple[AppContext, Session]]:
 
     from moorage.errors import MoorageError
 
-    ctx = _context(data_dir)
+    ctx = open_context(data_dir)
     try:
         with ctx.db.session() as session:
             yield ctx, session
@@ -56,7 +56,7 @@ def create_team(
     with _unit_of_work(data_dir) as (_, session):
         team = team_service.create_team(session, slug=slug, name=name)
         out = {"team": team_json(team), "api_key": team_service.create_key(session, team)}
-    _print(out)
+    print_json(out)
 
 
 @admin.command("create-key")
@@ -71,7 +71,7 @@ def create_key(
     with _unit_of_work(data_dir) as (_, session):
         owner = team_service.get_by_slug(session, team)
         key = team_service.create_key(session, owner, name=name)
-    _print({"api_key": key})
+    print_json({"api_key": key})
 
 
 @admin.command("list-keys")
@@ -99,7 +99,7 @@ def revoke_key(prefix: str, data_dir: DataDir = None) -> None:
     with _unit_of_work(data_dir) as (_, session):
         key = team_service.revoke_key(session, None, prefix=prefix, allow_last=True)
         out = key_json(key)
-    _print(out)
+    print_json(out)
 
 
 def _pairs(values: list[str] | None, what: str) -> dict[str, str]:
@@ -155,7 +155,7 @@ def create_storage(
             session, owner, payload=payload, secrets=ctx.secrets, registry=ctx.storages
         )
         out = storage_json(storage)
-    _print(out)
+    print_json(out)
 
 
 @admin.command("allow-ambient-credentials")
@@ -174,7 +174,7 @@ def allow_ambient_credentials(
         owner = team_service.get_by_slug(session, team)
         row = storage_service.set_ambient_credentials(session, owner, storage, allowed=not revoke)
         out = storage_json(row)
-    _print(out)
+    print_json(out)
 
 
 FolderArg = Annotated[str, typer.Argument(help="A folder on this machine.")]
@@ -204,16 +204,16 @@ def _folders(data_dir: DataDir, team: str, action: str, path: str = "") -> dict[
 @admin.command("grant-folder")
 def grant_folder(team: TeamOption, path: FolderArg, data_dir: DataDir = None) -> None:
     """Let a team's local storages use a folder outside its own <root>/<team>/ (resolved now)."""
-    _print(_folders(data_dir, team, "grant", path))
+    print_json(_folders(data_dir, team, "grant", path))
 
 
 @admin.command("revoke-folder")
 def revoke_folder(team: TeamOption, path: FolderArg, data_dir: DataDir = None) -> None:
     """Take a granted folder back; registration and serving from it stop at once."""
-    _print(_folders(data_dir, team, "revoke", path))
+    print_json(_folders(data_dir, team, "revoke", path))
 
 
 @admin.command("list-folders")
 def list_folders(team: TeamOption, data_dir: DataDir = None) -> None:
     """The folders a team's local storages may use: its own area in each root, and its grants."""
-    _print(_folders(data_dir, team, "list"))
+    print_json(_folders(data_dir, team, "list"))
