@@ -232,3 +232,34 @@ class TestStorageErrors:
         )
         after = count("aws", "STORAGE_UNAVAILABLE"), count("aws", "STORAGE_KEY_NOT_FOUND")
         assert (after[0] - before[0], after[1] - before[1]) == (1, 0)
+
+    def test_counted_when_checking_and_serving(self, api: TestClient, bucket: Path) -> None:
+        """A local storage whose folder vanished: /check and serving both count the error."""
+        from tests.helpers import make_storage
+
+        def count() -> float:
+            return metrics.STORAGE_ERRORS.labels("local", "STORAGE_FOLDER_NOT_ALLOWED")._value.get()
+
+        make_storage(api, readonly=True)
+        api.post("/api/datasets", json={"name": "gone"})
+        (bucket / "a.jpg").write_bytes(b"\xff\xd8\xff")
+        item = {"name": "a.jpg"}
+        slot = {
+            "slot_name": "0",
+            "storage_key": "a.jpg",
+            "file_name": "a.jpg",
+            "storage_thumbnail_key": "a.jpg",
+            "width": 4,
+            "height": 4,
+        }
+        r = api.post(REGISTER, json={"dataset_slug": "gone", "items": [{**item, "slots": [slot]}]})
+        assert r.status_code == 200 and r.json()["items"], r.text
+        item_id = r.json()["items"][0]["id"]
+        shutil.rmtree(bucket)
+        bucket.symlink_to("/tmp")  # the folder swapped for a way out of the team's area
+        before = count()
+        assert api.post("/api/teams/acme/storage/media/check").json()["ok"] is False
+        assert count() == before + 1
+        served = api.get(f"/api/v2/teams/acme/items/{item_id}/slots/0/file")
+        assert served.status_code == 409, served.text
+        assert count() == before + 2

@@ -12,6 +12,8 @@ from moorage.items.filters import filters_from_body, filters_from_query
 from moorage.items.service import item_service
 from moorage.kit.responses import FastJSONResponse
 from moorage.kit.routing import api_router
+from moorage.ops import metrics
+from moorage.storage.base import StorageError
 from moorage.storage.local import LocalStorage
 
 router = api_router(tags=["items"])
@@ -55,6 +57,14 @@ def get_item(session: SessionDep, team: PathTeamDep, url: BaseUrlDep, item_id: s
 # slot names may hold "/" (sent as %2F), hence the ``path`` converter on slot_name
 def _serve(target: FileTarget, ctx_seconds: int) -> Response:
     """307 to a freshly signed URL; local files are streamed with Range support."""
+    try:
+        return _deliver(target, ctx_seconds)
+    except StorageError as exc:
+        metrics.storage_error(target.adapter.provider, exc.reason)
+        raise
+
+
+def _deliver(target: FileTarget, ctx_seconds: int) -> Response:
     if isinstance(target.adapter, LocalStorage):
         path = target.adapter.path_for(target.key)
         target.adapter.head(target.key)

@@ -11,7 +11,8 @@ from moorage.errors import NotFound
 from moorage.items.repository import item_repository
 from moorage.items.service import find_item
 from moorage.models import Team
-from moorage.storage.base import StorageAdapter
+from moorage.ops import metrics
+from moorage.storage.base import StorageAdapter, StorageError
 from moorage.storages.repository import storage_repository
 
 
@@ -48,7 +49,11 @@ def resolve_file(
     )
     if storage is None:
         raise NotFound("The storage of this item was removed.", field="storage")
-    adapter = ctx.storages.adapter_for(session, storage)
+    try:
+        adapter = ctx.storages.adapter_for(session, storage)
+    except StorageError as exc:
+        metrics.storage_error(storage.provider, exc.reason)
+        raise
     if what == "file":
         return FileTarget(adapter, slot.storage_key, slot.file_name)
     if what == "thumbnail":

@@ -8,6 +8,7 @@ from moorage.context import StorageRegistry
 from moorage.errors import Conflict, NotFound, ValidationFailed
 from moorage.kit.text import slugify
 from moorage.models import StorageConfig, Team
+from moorage.ops import metrics
 from moorage.security import SecretBox
 from moorage.storage.base import StorageError
 from moorage.storage.check import Permission, PermissionCheck, check_storage
@@ -134,6 +135,7 @@ class StorageService:
             adapter = registry.adapter_for(session, storage)
             checks = check_storage(adapter, prefix=storage.prefix, readonly=storage.readonly)
         except StorageError as exc:
+            metrics.storage_error(storage.provider, exc.reason)
             wanted: list[Permission] = (
                 ["list", "read"] if storage.readonly else ["list", "write", "read", "delete"]
             )
