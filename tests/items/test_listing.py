@@ -110,6 +110,13 @@ class TestListing:
         assert api.get(f"{LIST}?page[size]=0").status_code == 400
         assert api.get(f"{LIST}?dataset_ids=abc").json()["error"]["field"] == "dataset_ids"
 
+    @pytest.mark.parametrize("param", ["processing_status=error", "status=new", "page[number]=2"])
+    def test_unknown_parameter_is_422_naming_it(self, api, seeded, param: str) -> None:
+        """An unknown filter must not silently list every item."""
+        r = api.get(f"{LIST}?{param}")
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["field"] == param.split("=")[0]
+
 
 class TestOneItemAndFolders:
     def test_get_one_and_unknown(self, api, seeded) -> None:

@@ -7,11 +7,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from moorage.errors import BadRequest
+from moorage.errors import BadRequest, ValidationFailed
 from moorage.kit.text import unsafe_text
 
 SORT_FIELDS = ("inserted_at", "updated_at", "file_size", "filename", "priority")
 MAX_PAGE_SIZE = 1000
+#: parameters darwin-py sends that change nothing here
+_ACCEPTED_FLAGS = frozenset({"include_workflow_data"})
 _LIST_FIELDS = ("dataset_ids", "item_ids", "item_names", "item_paths", "statuses", "slot_types")
 
 
@@ -108,6 +110,14 @@ def filters_from_query(params: Iterable[tuple[str, str]]) -> tuple[ItemFilters, 
             if value.lower() not in ("asc", "desc", "ascending", "descending"):
                 raise BadRequest(f"{key} must be asc or desc.", field=key)
             page.sort_field, page.descending = name, value.lower().startswith("desc")
+        elif key in _ACCEPTED_FLAGS:
+            pass  # Darwin's; moorage's answer has no workflow data to include
+        else:
+            # a filter moorage does not know would otherwise list every item
+            known = ", ".join([*_LIST_FIELDS, "filenames", "page[size]", "page[from]", "sort[...]"])
+            raise ValidationFailed(
+                f"Unknown query parameter {key!r}; the listing takes {known}.", field=key
+            )
     return _build(lists), page
 
 
