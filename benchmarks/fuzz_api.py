@@ -92,7 +92,7 @@ def seeded_app(url: str, data_dir: Path) -> tuple[Any, dict[str, str], AppContex
         team = team_service.create_team(session, slug=TEAM)
         key = team_service.create_key(session, team)
     headers = {"Authorization": f"ApiKey {key}"}
-    bucket = settings.resolved_local_roots[0] / "media"
+    bucket = settings.resolved_local_roots[0] / TEAM / "media"  # the team's own folder
     bucket.mkdir(parents=True, exist_ok=True)
     Image.new("RGB", (32, 24), (200, 30, 30)).save(bucket / "a.jpg")
     app = create_app(settings, ctx, start_runtime=False)
