@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -51,14 +52,12 @@ def wait_ready(url: str, proc: subprocess.Popen[str]) -> None:
     raise AssertionError("server did not become ready")
 
 
-@pytest.fixture
-def server(tmp_path: Path, env: dict[str, str]) -> Iterator[tuple[str, Path]]:
-    data_dir = tmp_path / "data"
+@contextmanager
+def live_serve(args: list[str], *, env: dict[str, str], cwd: Path) -> Iterator[str]:
+    """``moorage serve`` as a subprocess on a free port, ready; yields its URL."""
     port = free_port()
-    cwd = tmp_path / "elsewhere"
-    cwd.mkdir()
     proc = subprocess.Popen(
-        [*MOORAGE, "serve", "--port", str(port), "--data-dir", str(data_dir)],
+        [*MOORAGE, "serve", "--port", str(port), *args],
         env=env,
         cwd=cwd,
         stdout=subprocess.DEVNULL,
@@ -68,10 +67,19 @@ def server(tmp_path: Path, env: dict[str, str]) -> Iterator[tuple[str, Path]]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url, proc)
-        yield url, data_dir
+        yield url
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.fixture
+def server(tmp_path: Path, env: dict[str, str]) -> Iterator[tuple[str, Path]]:
+    data_dir = tmp_path / "data"
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    with live_serve(["--data-dir", str(data_dir)], env=env, cwd=cwd) as url:
+        yield url, data_dir
 
 
 class TestCli:

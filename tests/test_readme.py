@@ -22,9 +22,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port
 from tests.helpers import jpeg_bytes
-from tests.test_cli import wait_ready
+from tests.test_cli import live_serve
 
 ROOT = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(r"^```(\w+)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
@@ -84,22 +83,8 @@ def shell(tmp_path: Path) -> Iterator[Shell]:
     cwd = tmp_path / "clone"
     cwd.mkdir()
     (cwd / "some.jpg").write_bytes(jpeg_bytes(640, 480))
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moorage.cli", "serve", "--port", str(port)],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, proc)
+    with live_serve([], env=env, cwd=cwd) as url:
         yield Shell(cwd, url, env)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def wait_complete(url: str, key: str, item_id: str) -> dict:
