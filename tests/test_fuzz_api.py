@@ -33,7 +33,9 @@ CONFIG = SchemathesisConfig.from_dict(
 
 
 def test_no_generated_input_fails_a_check(ctx: AppContext, team: TeamFixture, bucket) -> None:
-    app = create_app(ctx.settings, ctx)
+    # the rate limit is not what is fuzzed (its own tests are in test_rate_limit.py)
+    unlimited = ctx.settings.model_copy(update={"rate_limit": "0"})
+    app = create_app(unlimited, AppContext(settings=unlimited, db=ctx.db, secrets=ctx.secrets))
     with TestClient(app, headers=team.headers) as c:
         c.post("/api/datasets", json={"name": "Darwin Py"})
         c.post(

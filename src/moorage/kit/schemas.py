@@ -72,6 +72,7 @@ _DESCRIPTIONS = {
     409: "Conflict with the stored state",
     413: "Request body or item count over the limit",
     422: "Validation failed: the field named is wrong",
+    429: "Too many requests for this API key: retry after the Retry-After header's seconds",
 }
 #: the error answers every route may give, documented once for the OpenAPI schema
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
