@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from moorage.storage.base import BucketNotFound, StorageAdapter, StorageError
-from moorage.storage.egress import EgressPolicy
+from moorage.storage.egress import EgressPolicy, EndpointRefused
 from moorage.storage.local import LocalStorage, resolve_local_bucket
 
 __all__ = ["PROVIDERS", "StorageSpec", "build_adapter", "check_endpoints"]
@@ -45,8 +45,6 @@ def check_endpoints(spec: StorageSpec) -> None:
 
     Raises ``EndpointRefused`` whose ``field`` names the storage field at fault.
     """
-    from moorage.storage.egress import EndpointRefused
-
     policy = spec.egress or EgressPolicy()
     if spec.endpoint_url:
         policy.check_url(spec.endpoint_url)
@@ -63,25 +61,21 @@ def check_endpoints(spec: StorageSpec) -> None:
         account = conn.get("AccountName") or spec.options.get("account") or spec.bucket
         endpoint = azure_endpoint(str(account), spec.endpoint_url, conn)
         if not spec.endpoint_url and not is_azure_default(endpoint, str(account)):
-            try:
-                policy.check_url(endpoint)
-            except EndpointRefused as exc:
-                raise EndpointRefused(
-                    f"The connection string's blob endpoint is refused: {exc.message}",
-                    field="credentials",
-                ) from None
+            _check_credential_url(policy, endpoint, "The connection string's blob endpoint")
     elif spec.provider == "gcp":
         from moorage.storage.gcs import DEFAULT_TOKEN_URI, token_uri_of
 
         uri = token_uri_of(spec.credentials.get("service_account_json", ""))
         if uri and uri != DEFAULT_TOKEN_URI:
-            try:
-                policy.check_url(uri)
-            except EndpointRefused as exc:
-                raise EndpointRefused(
-                    f"The service account's token_uri is refused: {exc.message}",
-                    field="credentials",
-                ) from None
+            _check_credential_url(policy, uri, "The service account's token_uri")
+
+
+def _check_credential_url(policy: EgressPolicy, url: str, what: str) -> None:
+    """A URL named inside credentials obeys the policy; a refusal names ``credentials``."""
+    try:
+        policy.check_url(url)
+    except EndpointRefused as exc:
+        raise EndpointRefused(f"{what} is refused: {exc.message}", field="credentials") from None
 
 
 def build_adapter(spec: StorageSpec) -> StorageAdapter:
