@@ -36,6 +36,7 @@ from moorage.storage.base import (
 )
 from moorage.storages.endpoints import router as storages_router
 from moorage.teams.endpoints import router as teams_router
+from moorage.web.docs import install_docs
 
 log = structlog.get_logger(__name__)
 _SLASHES = re.compile(r"/{2,}")
@@ -150,7 +151,8 @@ def create_app(
         version=__version__,
         description="Register files that already live in your storage as dataset items. "
         "Speaks V7 Darwin's v2 HTTP contract.",
-        docs_url="/docs",
+        docs_url=None,
+        redoc_url=None,
         openapi_url="/openapi.json",
         lifespan=lifespan,
     )
@@ -166,6 +168,7 @@ def create_app(
     ):
         app.include_router(router, prefix="/api")
     app.include_router(ops_router)
+    install_docs(app)
 
     app.add_middleware(RequestContext)
     app.add_middleware(NormalizePath)
