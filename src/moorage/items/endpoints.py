@@ -44,6 +44,14 @@ def restore_items(session: SessionDep, team: PathTeamDep, body: Any = Body(...))
     return item_service.set_archived(session, team, filters=filters_from_body(body), archived=False)
 
 
+@router.post(PREFIX + "/reprocess")
+def reprocess_items(
+    session: SessionDep, team: PathTeamDep, body: Any = Body(...)
+) -> dict[str, int]:
+    """Queue the matching items' processing again (same filters as archive; not empty)."""
+    return item_service.reprocess(session, team, filters=filters_from_body(body))
+
+
 @router.delete(PREFIX)
 def delete_items(session: SessionDep, team: PathTeamDep, body: Any = Body(...)) -> dict[str, Any]:
     return item_service.delete(session, team, filters=filters_from_body(body))

@@ -192,8 +192,14 @@ class ItemRepository:
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
+    def matching_ids(self, session: Session, team: Team, filters: ItemFilters) -> Any:
+        """A subquery of the ids of the team's items that match."""
+        return (
+            select(items_t.c.id).where(*self.conditions(session, team, filters)).scalar_subquery()
+        )
+
     def delete(self, session: Session, team: Team, filters: ItemFilters) -> int:
-        ids = select(items_t.c.id).where(*self.conditions(session, team, filters)).scalar_subquery()
+        ids = self.matching_ids(session, team, filters)
         # children first and explicitly, whatever the database's cascade settings
         sections_t = cast(Table, Section.__table__)
         slot_ids = select(slots_t.c.id).where(slots_t.c.item_id.in_(ids))

@@ -15,6 +15,7 @@ from moorage.items.serialize import item_json
 from moorage.kit.cursor import decode_cursor, encode_cursor
 from moorage.kit.text import unsafe_text
 from moorage.models import Team
+from moorage.worker.dispatch import send_after_commit
 from moorage.worker.repository import job_repository
 
 
@@ -115,6 +116,14 @@ class ItemService:
     ) -> dict[str, Any]:
         item_repository.set_archived(session, team, filters, archived)
         return {}
+
+    def reprocess(self, session: Session, team: Team, *, filters: ItemFilters) -> dict[str, int]:
+        """Queue the processing of every matching item again (items on read-only storage have
+        no jobs and are left alone); the worker reads the object as it is now."""
+        ids = item_repository.matching_ids(session, team, filters)
+        job_ids = job_repository.requeue_items(session, team.id, ids)
+        send_after_commit(session, job_ids)
+        return {"queued": len(job_ids)}
 
     def delete(self, session: Session, team: Team, *, filters: ItemFilters) -> dict[str, Any]:
         item_repository.delete(session, team, filters)

@@ -121,6 +121,27 @@ class JobRepository:
         ).all()
         return [(row[0], int(row[1])) for row in rows]
 
+    def requeue_items(self, session: Session, team_id: int, item_ids: Any) -> list[uuid.UUID]:
+        """Queue again every job of these items that is not running (done, error or queued):
+        a re-process reads the current object. Returns the jobs queued."""
+        rows = session.execute(
+            update(Job)
+            .where(Job.team_id == team_id, Job.item_id.in_(item_ids), Job.status != "running")
+            .values(status="queued", error=None, progress=None, updated_at=utcnow())
+            .returning(Job.id, Job.item_id)
+            .execution_options(synchronize_session=False)
+        ).all()
+        job_ids = [row[0] for row in rows]
+        items = {row[1] for row in rows}
+        if items:
+            session.execute(
+                update(Item)
+                .where(Item.id.in_(items))
+                .values(processing_status="processing", processing_error=None)
+                .execution_options(synchronize_session=False)
+            )
+        return job_ids
+
     def count_queued(self, session: Session) -> int:
         return int(session.scalar(select(func.count()).where(Job.status == "queued")) or 0)
 
