@@ -37,6 +37,7 @@ from moorage.storage.base import (
 from moorage.storages.endpoints import router as storages_router
 from moorage.teams.endpoints import router as teams_router
 from moorage.web.docs import install_docs
+from moorage.web.pages import router as pages_router
 
 log = structlog.get_logger(__name__)
 _SLASHES = re.compile(r"/{2,}")
@@ -168,6 +169,7 @@ def create_app(
     ):
         app.include_router(router, prefix="/api")
     app.include_router(ops_router)
+    app.include_router(pages_router)
     install_docs(app)
 
     app.add_middleware(RequestContext)

@@ -10,9 +10,10 @@ from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
 from moorage.context import AppContext
-from moorage.errors import NotFound
+from moorage.errors import NotFound, Unauthorized
 from moorage.models import Team
 from moorage.teams.service import team_service
+from moorage.web.sessions import COOKIE, WebSessionService
 
 
 def get_ctx(request: Request) -> AppContext:
@@ -68,3 +69,28 @@ def path_team(team: str, current: TeamDep) -> Team:
 
 
 PathTeamDep = Annotated[Team, Depends(path_team)]
+
+
+def media_team(
+    request: Request,
+    session: SessionDep,
+    ctx: CtxDep,
+    authorization: Annotated[str | None, Security(_API_KEY)] = None,
+) -> Team:
+    """For the media endpoints (GET, no side effects): an API key, or else a signed-in
+    browser's session cookie, so ``<img src>`` and ``<video>`` work in the gallery."""
+    if authorization:
+        return current_team(session, ctx, authorization)
+    signed_in = WebSessionService(ctx.secrets).resolve(session, request.cookies.get(COOKIE))
+    if signed_in is None:
+        raise Unauthorized("Send 'Authorization: ApiKey <key>', or sign in at /sign-in.")
+    if ctx.limiter is not None:
+        ctx.limiter.check(signed_in.key.prefix)
+    return signed_in.team
+
+
+def path_media_team(team: str, current: Annotated[Team, Depends(media_team)]) -> Team:
+    return path_team(team, current)
+
+
+PathMediaTeamDep = Annotated[Team, Depends(path_media_team)]

@@ -53,6 +53,11 @@ class SecretBox:
     def __init__(self, secret: str) -> None:
         digest = hashlib.sha256(secret.encode()).digest()
         self._fernet = Fernet(base64.urlsafe_b64encode(digest))
+        self._root = digest
+
+    def signing_key(self, purpose: str) -> bytes:
+        """A key for signing (not encrypting) one kind of value, derived from the secret."""
+        return hmac.new(self._root, b"moorage-sign:" + purpose.encode(), hashlib.sha256).digest()
 
     @classmethod
     def from_settings(cls, secret_key: str | None, data_dir: Path) -> SecretBox:

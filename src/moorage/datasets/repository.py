@@ -46,5 +46,19 @@ class DatasetRepository:
             out.setdefault(dataset_id, {})[primary_type] = n
         return out
 
+    def processing_counts(
+        self, session: Session, dataset_ids: Sequence[int]
+    ) -> dict[int, dict[str, int]]:
+        """Items per dataset and processing status (processing, complete, error)."""
+        rows = session.execute(
+            select(Item.dataset_id, Item.processing_status, func.count())
+            .where(Item.dataset_id.in_(dataset_ids), Item.archived.is_(False))
+            .group_by(Item.dataset_id, Item.processing_status)
+        ).all()
+        out: dict[int, dict[str, int]] = {}
+        for dataset_id, status, n in rows:
+            out.setdefault(dataset_id, {})[status] = n
+        return out
+
 
 dataset_repository = DatasetRepository()

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Body, Path, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
-from moorage.deps import BaseUrlDep, CtxDep, PathTeamDep, SessionDep
+from moorage.deps import BaseUrlDep, CtxDep, PathMediaTeamDep, PathTeamDep, SessionDep
 from moorage.items.files import FileTarget, resolve_file
 from moorage.items.filters import filters_from_body, filters_from_query
 from moorage.items.service import item_service
@@ -76,7 +76,13 @@ def _deliver(target: FileTarget, ctx_seconds: int) -> Response:
     if isinstance(target.adapter, LocalStorage):
         path = target.adapter.path_for(target.key)
         target.adapter.head(target.key)
-        return FileResponse(path, filename=target.file_name, content_disposition_type="inline")
+        # revalidated on every use (ETag, 304): a re-processed or re-synced file changes in place
+        return FileResponse(
+            path,
+            filename=target.file_name,
+            content_disposition_type="inline",
+            headers={"Cache-Control": "private, no-cache"},
+        )
     signed = target.adapter.sign_url(target.key, expires_in=ctx_seconds)
     if signed is not None:
         return RedirectResponse(signed, status_code=307, headers={"Cache-Control": "no-store"})
@@ -88,7 +94,7 @@ def _deliver(target: FileTarget, ctx_seconds: int) -> Response:
 @router.get(PREFIX + "/{item_id}/slots/{slot_name:path}/sections/{section}/{quality}")
 def get_section_file(
     session: SessionDep,
-    team: PathTeamDep,
+    team: PathMediaTeamDep,
     ctx: CtxDep,
     item_id: str,
     slot_name: str,
@@ -104,7 +110,7 @@ def get_section_file(
 @router.get(PREFIX + "/{item_id}/slots/{slot_name:path}/{what}")
 def get_slot_file(
     session: SessionDep,
-    team: PathTeamDep,
+    team: PathMediaTeamDep,
     ctx: CtxDep,
     item_id: str,
     slot_name: str,

@@ -6,6 +6,7 @@ from moorage.models.item import Item, ItemTag, Section, Slot
 from moorage.models.job import Job
 from moorage.models.storage import StorageConfig
 from moorage.models.team import ApiKey, RateWindow, Team, TeamFolder
+from moorage.models.web import WebSession
 
 __all__ = [
     "ApiKey",
@@ -21,4 +22,5 @@ __all__ = [
     "StorageConfig",
     "Team",
     "TeamFolder",
+    "WebSession",
 ]

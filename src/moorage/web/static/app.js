@@ -1,0 +1,151 @@
+// moorage gallery: progressive enhancement only; every page works as plain HTML without it.
+"use strict";
+
+// --- the dataset grid: the next page is fetched and appended as the user scrolls ---------------
+function enhanceGrid() {
+  const grid = document.getElementById("grid");
+  if (!grid) return;
+  const loadMore = async (link) => {
+    const url = link.dataset.fragment;
+    link.textContent = "Loading…";
+    const response = await fetch(url, { credentials: "same-origin" });
+    if (!response.ok) { link.textContent = "More items"; return; }
+    const html = await response.text();
+    const holder = document.createElement("template");
+    holder.innerHTML = html;
+    link.parentElement.remove();
+    grid.append(holder.content);
+    watchMore();
+  };
+  const observer = new IntersectionObserver((entries) => {
+    for (const entry of entries) {
+      if (entry.isIntersecting) { observer.unobserve(entry.target); loadMore(entry.target); }
+    }
+  }, { rootMargin: "600px" });
+  const watchMore = () => {
+    const link = grid.querySelector("a.next");
+    if (link) observer.observe(link);
+  };
+  grid.addEventListener("click", (e) => {
+    const link = e.target.closest("a.next");
+    if (link) { e.preventDefault(); observer.unobserve(link); loadMore(link); }
+  });
+  // arrow keys move between cards
+  grid.addEventListener("keydown", (e) => {
+    const links = [...grid.querySelectorAll("li.card > a")];
+    const i = links.indexOf(document.activeElement);
+    if (i < 0) return;
+    const perRow = Math.max(1, Math.round(grid.clientWidth / links[0].parentElement.offsetWidth));
+    const step = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: perRow, ArrowUp: -perRow }[e.key];
+    if (step === undefined) return;
+    e.preventDefault();
+    const next = links[Math.min(links.length - 1, Math.max(0, i + step))];
+    next.focus();
+  });
+  watchMore();
+}
+
+// --- viewers ------------------------------------------------------------------------------
+function el(tag, attrs = {}, text = "") {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text) node.textContent = text;
+  return node;
+}
+
+function imageViewer(box, slot) {
+  const frame = el("div", { class: "zoom" });
+  const img = el("img", { src: slot.file_url, alt: slot.file_name });
+  frame.append(img);
+  const label = el("p", { class: "counter", "aria-live": "polite" }, "100%");
+  box.append(frame, label);
+  let scale = 1, x = 0, y = 0, drag = null;
+  const apply = () => {
+    img.style.transform = `translate(${x}px, ${y}px) scale(${scale})`;
+    label.textContent = `${Math.round(scale * 100)}%`;
+  };
+  const zoom = (factor) => { scale = Math.min(32, Math.max(0.1, scale * factor)); apply(); };
+  frame.addEventListener("wheel", (e) => { e.preventDefault(); zoom(e.deltaY < 0 ? 1.2 : 1 / 1.2); });
+  frame.addEventListener("pointerdown", (e) => { drag = [e.clientX - x, e.clientY - y]; frame.setPointerCapture(e.pointerId); });
+  frame.addEventListener("pointermove", (e) => { if (drag) { x = e.clientX - drag[0]; y = e.clientY - drag[1]; apply(); } });
+  frame.addEventListener("pointerup", () => { drag = null; });
+  box.addEventListener("keydown", (e) => {
+    if (e.key === "+" || e.key === "=") zoom(1.2);
+    else if (e.key === "-") zoom(1 / 1.2);
+    else if (e.key === "0") { scale = 1; x = 0; y = 0; apply(); }
+  });
+}
+
+// Frames, slices and pages are the slot's sections. Video: lq frames while scrubbing or playing,
+// the hq frame once paused (the seed's rule).
+function sectionViewer(box, slot) {
+  const sections = slot.sections || [];
+  if (!sections.length) { box.append(el("p", {}, "No frames or slices were made for this slot.")); return; }
+  const noun = { video: "Frame", dicom: "Slice", nifti: "Slice", pdf: "Page" }[slot.type] || "Section";
+  const img = el("img", { class: "section", alt: `${slot.file_name}: ${noun.toLowerCase()} 1` });
+  const counter = el("p", { class: "counter", "aria-live": "polite" });
+  const range = el("input", { type: "range", min: "1", max: String(sections.length), value: "1", "aria-label": noun });
+  const controls = el("div", { class: "controls" });
+  const prev = el("button", { type: "button" }, "‹ Previous");
+  const next = el("button", { type: "button" }, "Next ›");
+  controls.append(prev, range, next);
+  let index = 0, playing = null;
+  const fps = typeof slot.fps === "number" ? slot.fps : (slot.metadata && slot.metadata.native_fps) || 25;
+  const show = (i, quality) => {
+    index = Math.min(sections.length - 1, Math.max(0, i));
+    const s = sections[index];
+    const url = quality === "lq" ? (s.lq_url || s.hq_url) : (s.hq_url || s.lq_url);
+    img.src = url;
+    img.alt = `${slot.file_name}: ${noun.toLowerCase()} ${index + 1}`;
+    range.value = String(index + 1);
+    counter.textContent = `${noun} ${index + 1} / ${sections.length}` + (slot.type === "video" ? ` · ${fps} fps` : "");
+    box.dataset.index = String(index + 1);
+  };
+  prev.addEventListener("click", () => show(index - 1, "hq"));
+  next.addEventListener("click", () => show(index + 1, "hq"));
+  range.addEventListener("input", () => show(Number(range.value) - 1, "lq"));
+  range.addEventListener("change", () => show(Number(range.value) - 1, "hq"));
+  box.addEventListener("keydown", (e) => {
+    const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1, PageDown: 10, PageUp: -10 }[e.key];
+    if (step !== undefined) { e.preventDefault(); show(index + step, "hq"); }
+    else if (e.key === "Home") show(0, "hq");
+    else if (e.key === "End") show(sections.length - 1, "hq");
+    else if (e.key === " " && slot.type === "video") { e.preventDefault(); toggle(); }
+  });
+  img.addEventListener("wheel", (e) => { e.preventDefault(); show(index + (e.deltaY > 0 ? 1 : -1), "hq"); });
+  box.append(img, counter, controls);
+  const toggle = () => {
+    if (playing) { clearInterval(playing); playing = null; play.textContent = "Play"; show(index, "hq"); return; }
+    play.textContent = "Pause";
+    playing = setInterval(() => { if (index >= sections.length - 1) toggle(); else show(index + 1, "lq"); }, 1000 / fps);
+  };
+  const play = el("button", { type: "button" }, "Play");
+  if (slot.type === "video") { play.addEventListener("click", toggle); controls.prepend(play); }
+  if (slot.type === "dicom" || slot.type === "nifti") windowPresets(controls, img);
+  show(0, "hq");
+}
+
+// Window/level presets on the rendered slices (their 8-bit greys, as stored): contrast and
+// brightness of the image, not a re-windowing of the original values.
+function windowPresets(controls, img) {
+  const presets = { Default: "none", Bright: "brightness(1.5)", Contrast: "contrast(1.8)", Soft: "contrast(0.7) brightness(1.2)" };
+  const select = el("select", { "aria-label": "Window preset" });
+  for (const name of Object.keys(presets)) select.append(el("option", {}, name));
+  select.addEventListener("change", () => { img.style.filter = presets[select.value]; });
+  controls.append(select);
+}
+
+function enhanceViewers() {
+  const data = document.getElementById("item-data");
+  if (!data) return;
+  const item = JSON.parse(data.textContent);
+  const slots = document.querySelector(".slots");
+  if (slots && slots.dataset.columns) slots.style.setProperty("--columns", slots.dataset.columns);
+  for (const box of document.querySelectorAll(".viewer")) {
+    const slot = item.slots[Number(box.dataset.slot)];
+    if (slot.type === "image" && !(slot.sections && slot.sections.length > 1)) imageViewer(box, slot);
+    else sectionViewer(box, slot);
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => { enhanceGrid(); enhanceViewers(); });

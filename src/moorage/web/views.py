@@ -1,0 +1,126 @@
+"""What each gallery page shows, gathered from the services the API uses."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy.orm import Session
+
+from moorage.datasets.repository import dataset_repository
+from moorage.datasets.service import dataset_service
+from moorage.errors import NotFound
+from moorage.items.filters import ItemFilters, Page
+from moorage.items.service import item_service
+from moorage.models import Team
+from moorage.storages.service import storage_service
+
+GRID_PAGE = 60
+STATUSES = ("processing", "complete", "error")
+TYPES = ("image", "video", "pdf", "dicom", "nifti")
+#: the grid's filters: query parameter -> allowed values (None: free text)
+_FILTERS: dict[str, tuple[str, ...] | None] = {
+    "status": ("new", "annotate", "review", "complete", "processing", "error", "archived"),
+    "type": TYPES,
+    "folder": None,
+}
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def same_token(expected: str | None, given: str | None) -> bool:
+    return bool(expected) and bool(given) and hmac.compare_digest(expected or "", given or "")
+
+
+def datasets(session: Session, team: Team) -> list[dict[str, Any]]:
+    rendered = dataset_service.list_all(session, team)
+    counts = dataset_repository.processing_counts(session, [d["id"] for d in rendered])
+    for d in rendered:
+        by_status = counts.get(d["id"], {})
+        d["counts"] = {s: by_status.get(s, 0) for s in STATUSES}
+        total = sum(by_status.values())
+        done = total - d["counts"]["processing"]
+        d["done_percent"] = 100 if total == 0 else round(100 * done / total)
+    return rendered
+
+
+def _grid_filters(dataset_id: int, query: Mapping[str, str]) -> tuple[ItemFilters, dict[str, str]]:
+    chosen: dict[str, str] = {}
+    for name, allowed in _FILTERS.items():
+        value = (query.get(name) or "").strip()
+        if value and (allowed is None or value in allowed):
+            chosen[name] = value[:1000]
+    filters = ItemFilters(dataset_ids=[dataset_id])
+    if "status" in chosen:
+        filters.statuses = [chosen["status"]]
+    if "type" in chosen:
+        filters.slot_types = [chosen["type"]]
+    if "folder" in chosen:
+        filters.item_paths = ["/" + chosen["folder"].strip("/")]
+    return filters, chosen
+
+
+def dataset_page(
+    session: Session, team: Team, slug: str, query: Mapping[str, str], *, base_url: str
+) -> dict[str, Any]:
+    dataset = dataset_service.get_by_slug(session, team, slug)
+    filters, chosen = _grid_filters(dataset.id, query)
+    cursor = query.get("after") or None
+    listing = item_service.list(
+        session, team, filters=filters, page=Page(size=GRID_PAGE, cursor=cursor), base_url=base_url
+    )
+    folders = item_service.folders(session, team, filters=ItemFilters(dataset_ids=[dataset.id]))[
+        "folders"
+    ]
+    next_cursor = listing["page"]["next"]
+    return {
+        "dataset": dataset_service.render_one(session, team, dataset),
+        "items": listing["items"],
+        "folders": folders,
+        "chosen": chosen,
+        "statuses": _FILTERS["status"],
+        "types": TYPES,
+        "next_url": None
+        if next_cursor is None
+        else f"/datasets/{slug}?" + urlencode({**chosen, "after": next_cursor}),
+    }
+
+
+def item_page(
+    session: Session, team: Team, slug: str, item_id: str, *, base_url: str
+) -> dict[str, Any]:
+    dataset = dataset_service.get_by_slug(session, team, slug)
+    item = item_service.get(session, team, item_id, base_url=base_url)
+    if item["dataset_id"] != dataset.id:
+        raise NotFound(f"Item {item_id!r} does not exist.", field="item_id")
+    return {"dataset": dataset_service.render_one(session, team, dataset), "item": item}
+
+
+def reprocess(session: Session, team: Team, slug: str, item_id: str | None) -> str:
+    """Queue again one item, or every item in error of the dataset; where to go back to."""
+    dataset = dataset_service.get_by_slug(session, team, slug)
+    if item_id is not None:
+        item_page(session, team, slug, item_id, base_url="")  # 404 unless it is this dataset's
+        filters = ItemFilters(dataset_ids=[dataset.id])
+        filters.item_ids = [_uuid(item_id)]
+        item_service.reprocess(session, team, filters=filters)
+        return f"/datasets/{slug}/items/{item_id}"
+    item_service.reprocess(
+        session, team, filters=ItemFilters(dataset_ids=[dataset.id], statuses=["error"])
+    )
+    return f"/datasets/{slug}?status=processing"
+
+
+def storages(session: Session, team: Team) -> list[dict[str, Any]]:
+    return storage_service.list_all(session, team)
+
+
+def _uuid(value: str) -> Any:
+    import uuid
+
+    return uuid.UUID(value)
