@@ -235,3 +235,39 @@ def test_session_rules(gallery: Gallery) -> None:
         browser_like.cookies.set("moorage_session", session_cookie[:-2] + "xx")
         assert browser_like.get(media).status_code == 401
         assert browser_like.get("/datasets").status_code == 303
+
+
+AXE = Path(__file__).resolve().parents[2] / ".tools" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def _serious_violations(page: Page) -> list[str]:
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => await axe.run(document)")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_pages_have_no_serious_accessibility_violations(browser: Browser, gallery: Gallery) -> None:
+    """axe-core (npm, installed by scripts/emulators.sh) on the sign-in, datasets, dataset and
+    item pages. The pages' CSP allows scripts from this site only, so the audit runs with CSP
+    bypassed for this context (the pages are the same)."""
+    context = browser.new_context(bypass_csp=True)
+    page = context.new_page()
+    page.goto(f"{gallery.url}/sign-in")
+    found = {"sign-in": _serious_violations(page)}
+    _sign_in(page, gallery)
+    found["datasets"] = _serious_violations(page)
+    for name, path in (
+        ("dataset", "/datasets/scans"),
+        ("image", f"/datasets/scans/items/{gallery.items['photo.jpg']}"),
+        ("video", f"/datasets/scans/items/{gallery.items['clip.mp4']}"),
+        ("pair", f"/datasets/scans/items/{gallery.items['pair']}"),
+    ):
+        page.goto(gallery.url + path)
+        page.wait_for_load_state("networkidle")
+        found[name] = _serious_violations(page)
+    context.close()
+    assert {k: v for k, v in found.items() if v} == {}
