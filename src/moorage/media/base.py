@@ -15,6 +15,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Protocol
 
+from moorage.errors import Failure
+
 __all__ = [
     "THUMBNAIL_NAME",
     "ConcurrentSink",
@@ -39,7 +41,7 @@ THUMBNAIL_NAME = "thumbnail.jpg"
 MANIFEST_NAME = "frames_manifest.txt"
 
 
-class MediaError(Exception):
+class MediaError(Failure):
     """A file that cannot be read or decoded. ``stage`` says where processing stopped.
 
     Stages: ``probe`` (not a readable file of the kind), ``decode`` (pixels cannot be decoded),
@@ -49,7 +51,6 @@ class MediaError(Exception):
 
     def __init__(self, message: str, *, stage: str) -> None:
         super().__init__(message)
-        self.message = message
         self.stage = stage
 
     def __str__(self) -> str:
