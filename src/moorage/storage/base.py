@@ -11,6 +11,7 @@ import abc
 import io
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from moorage.storage.check import check_existence
@@ -85,6 +86,13 @@ class StorageAdapter(abc.ABC):
     @abc.abstractmethod
     def sign_url(self, key: str, *, expires_in: int) -> str | None:
         """A time-limited GET URL, or ``None`` when the server streams the object itself."""
+
+    def local_path(self, key: str) -> Path | None:
+        """The file on this server's disk that holds the object, if it is one (local storage).
+
+        Raises ``ObjectNotFound`` when the object is missing; ``None`` means "not a local file".
+        """
+        return None
 
     def read_bytes(self, key: str) -> bytes:
         with self.open_read(key) as stream:
