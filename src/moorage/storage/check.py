@@ -253,7 +253,7 @@ class PermissionCheck:
     message: str | None = None
 
 
-def _failed(permission: Permission, exc: StorageError) -> PermissionCheck:
+def _failed_check(permission: Permission, exc: StorageError) -> PermissionCheck:
     hint = next((h for cls, h in _HINTS.items() if isinstance(exc, cls)), None)
     message = f"Cannot {permission}: {exc.message}"
     if hint and hint not in message:
@@ -276,7 +276,7 @@ def check_permissions(adapter: Checkable, *, prefix: str, readonly: bool) -> lis
     fatal: StorageError | None = None
     for permission in order:
         if fatal is not None:
-            checks[permission] = _failed(permission, fatal)
+            checks[permission] = _failed_check(permission, fatal)
             continue
         try:
             message = state.run(permission)
@@ -287,7 +287,7 @@ def check_permissions(adapter: Checkable, *, prefix: str, readonly: bool) -> lis
         except StorageError as exc:
             if isinstance(exc, _FATAL):
                 fatal = exc
-            checks[permission] = _failed(permission, exc)
+            checks[permission] = _failed_check(permission, exc)
         else:
             checks[permission] = PermissionCheck(permission, ok=True, message=message)
     if state.wrote and not checks["delete"].ok:

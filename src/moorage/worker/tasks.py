@@ -92,9 +92,9 @@ def _leased(ctx: AppContext, job_id: uuid.UUID, lease: Lease) -> str:
         if exc.retryable:
             _requeue(ctx, work)
             raise TransientJobError(exc.message, attempt=work.token) from exc
-        return _fail(ctx, work, exc)
+        return _record_failure(ctx, work, exc)
     except Exception as exc:  # a file at fault, or a bug: fail once, visibly, never loop
-        return _fail(ctx, work, exc)
+        return _record_failure(ctx, work, exc)
     metrics.observe_job(work.kind, "done", time.perf_counter() - work.started)
     log.info("job.done", job=str(job_id), item=str(work.item_id), kind=work.kind)
     return "done"
@@ -171,7 +171,7 @@ def _requeue(ctx: AppContext, work: Work) -> None:
             raise JobLost(str(work.job_id))
 
 
-def _fail(ctx: AppContext, work: Work, exc: Exception) -> str:
+def _record_failure(ctx: AppContext, work: Work, exc: Exception) -> str:
     """Record the failure on the job and its item (under the lease); ``error`` or ``lost``."""
     if not isinstance(exc, (MediaError, StorageError, WorkRemoved)):
         log.exception("job.crashed", job=str(work.job_id))
