@@ -34,7 +34,8 @@ __all__ = [
 ]
 
 MediaKind = Literal["image", "video", "pdf", "dicom", "nifti"]
-Stage = Literal["probe", "decode", "thumbnail", "frames", "slices", "pages"]
+#: where processing stopped; ``limits``: the derivatives outgrew ``max_derivative_bytes``
+Stage = Literal["probe", "decode", "thumbnail", "frames", "slices", "pages", "limits"]
 Progress = Callable[[int, int], None]
 
 THUMBNAIL_NAME = "thumbnail.jpg"
@@ -49,7 +50,7 @@ class MediaError(Failure):
     Retrying does not help: the file itself is at fault.
     """
 
-    def __init__(self, message: str, *, stage: str) -> None:
+    def __init__(self, message: str, *, stage: Stage) -> None:
         super().__init__(message)
         self.stage = stage
 
