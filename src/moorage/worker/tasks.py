@@ -29,7 +29,15 @@ from moorage.worker.repository import job_repository, work_repository
 from moorage.worker.sink import StorageSink, slot_folder
 from moorage.worker.work import Work, load
 
-__all__ = ["TransientJobError", "limits_from", "process_job"]
+__all__ = [
+    "TransientJobError",
+    "claim",
+    "limits_from",
+    "make_derivatives",
+    "process_job",
+    "record",
+    "run",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -103,6 +111,13 @@ def _leased(ctx: AppContext, job_id: uuid.UUID, lease: Lease) -> str:
 def run(ctx: AppContext, work: Work, lease: Lease) -> Outcome:
     """Open the storage, read the originals and write the derivatives (unless supplied)."""
     adapter = _open_adapter(ctx, work)
+    return make_derivatives(work, adapter, lease=lease, limits=limits_from(ctx.settings))
+
+
+def make_derivatives(
+    work: Work, adapter: StorageAdapter, *, lease: Lease, limits: Limits
+) -> Outcome:
+    """The storage part of a run: no database, so any adapter (``MemoryStorage`` too) serves."""
     sink = StorageSink(adapter, slot_folder(work.prefix, work.item_id, work.slot_id))
     size = adapter.head(work.storage_key).size
     if work.supplied:
@@ -119,7 +134,7 @@ def run(ctx: AppContext, work: Work, lease: Lease) -> Outcome:
                 as_frames=work.as_frames,
                 extract_views=work.extract_views,
                 progress=lease.report,
-                limits=limits_from(ctx.settings),
+                limits=limits,
             )
         if work.kind == "dicom":
             result.metadata["layout_key"] = list(dicom_layout_key(paths[0]))
