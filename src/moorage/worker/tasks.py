@@ -27,12 +27,13 @@ from moorage.worker.leases import JobLost, Lease, Leases, heartbeat_every
 from moorage.worker.record import Outcome, finish_item, record_outcome
 from moorage.worker.repository import job_repository, work_repository
 from moorage.worker.sink import StorageSink, slot_folder
-from moorage.worker.work import Work, load
+from moorage.worker.work import Work, read_work
 
 __all__ = [
     "TransientJobError",
     "claim",
     "limits_from",
+    "load",
     "make_derivatives",
     "process_job",
     "record",
@@ -84,13 +85,20 @@ def claim(ctx: AppContext, job_id: uuid.UUID, *, attempt: int | None) -> int | N
         return job_repository.claim(session, job_id, attempt=attempt)
 
 
-def _leased(ctx: AppContext, job_id: uuid.UUID, lease: Lease) -> str:
+def load(ctx: AppContext, job_id: uuid.UUID, token: int) -> Work | None:
+    """What the job works on, as plain data; a job whose item went away is closed as an error."""
     with ctx.db.session() as session:
-        work = load(session, job_id, lease.token)
+        work = read_work(session, job_id, token)
         if work is None:
             error = error_payload(WorkRemoved(), key=None)
-            job_repository.finish(session, job_id, token=lease.token, status="error", error=error)
-            return "skipped"
+            job_repository.finish(session, job_id, token=token, status="error", error=error)
+        return work
+
+
+def _leased(ctx: AppContext, job_id: uuid.UUID, lease: Lease) -> str:
+    work = load(ctx, job_id, lease.token)
+    if work is None:
+        return "skipped"
     try:
         record(ctx, work, run(ctx, work, lease))
     except (JobLost, TransientJobError):

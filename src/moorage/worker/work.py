@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from moorage.models import Slot
 from moorage.worker.repository import job_repository, work_repository
 
-__all__ = ["Source", "Work", "load"]
+__all__ = ["Source", "Work", "read_work"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,7 @@ class Work:
         return self.sources[0].storage_key
 
 
-def load(session: Session, job_id: uuid.UUID, token: int) -> Work | None:
+def read_work(session: Session, job_id: uuid.UUID, token: int) -> Work | None:
     """The job's slot, item and storage, or None when any of them was removed."""
     job = job_repository.get(session, job_id)
     if job is None:
