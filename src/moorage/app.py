@@ -29,6 +29,7 @@ from moorage.registration.endpoints import router as registration_router
 from moorage.storage.errors import StorageError
 from moorage.storages.endpoints import router as storages_router
 from moorage.teams.endpoints import router as teams_router
+from moorage.web.docs import install_docs
 
 log = structlog.get_logger(__name__)
 _SLASHES = re.compile(r"/{2,}")
@@ -113,7 +114,8 @@ def create_app(
         version=__version__,
         description="Register files that already live in your storage as dataset items. "
         "Speaks V7 Darwin's v2 HTTP contract.",
-        docs_url="/docs",
+        docs_url=None,
+        redoc_url=None,
         openapi_url="/openapi.json",
         lifespan=lifespan,
     )
@@ -129,6 +131,7 @@ def create_app(
     ):
         app.include_router(router, prefix="/api")
     app.include_router(ops_router)
+    install_docs(app)
 
     app.add_middleware(RequestContext)
     app.add_middleware(NormalizePath)
