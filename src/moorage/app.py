@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
@@ -21,19 +20,13 @@ from moorage.datasets.endpoints import router as datasets_router
 from moorage.errors import MoorageError
 from moorage.items.endpoints import router as items_router
 from moorage.kit.body_limit import BodyLimit, BodyTooLarge, too_large
+from moorage.kit.error_render import render_error
 from moorage.kit.routing import MoorageRoute
+from moorage.media.base import MediaError
 from moorage.ops.endpoints import router as ops_router
 from moorage.ops.middleware import RequestContext
 from moorage.registration.endpoints import router as registration_router
-from moorage.storage.base import (
-    AccessDenied,
-    BucketNotFound,
-    InvalidCredentials,
-    InvalidKey,
-    ObjectNotFound,
-    StorageError,
-    StorageUnavailable,
-)
+from moorage.storage.errors import StorageError
 from moorage.storages.endpoints import router as storages_router
 from moorage.teams.endpoints import router as teams_router
 from moorage.web.docs import install_docs
@@ -58,62 +51,32 @@ class NormalizePath:
         await self.app(scope, receive, send)
 
 
-def _error(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"error": {"code": code, "message": message}}
-    if field:
-        body["error"]["field"] = field
-        body["errors"] = {field: [message]}
-    return JSONResponse(body, status_code=status)
-
-
-_STORAGE_STATUS: dict[type[StorageError], int] = {
-    ObjectNotFound: 404,
-    InvalidKey: 400,
-    AccessDenied: 409,
-    InvalidCredentials: 409,
-    BucketNotFound: 409,
-    StorageUnavailable: 503,
-}
-
-
-def _field_of(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    return ".".join(parts) or "body"
+def _respond(exc: BaseException, headers: dict[str, str] | None = None) -> JSONResponse:
+    rendered = render_error(exc)
+    return JSONResponse(
+        rendered.body, status_code=rendered.status, headers={**rendered.headers, **(headers or {})}
+    )
 
 
 def install_handlers(app: FastAPI) -> None:
-    @app.exception_handler(MoorageError)
-    async def _moorage(_: Request, exc: MoorageError) -> JSONResponse:
-        return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=exc.headers())
+    """Every error goes through ``render_error``; these only pick what to render."""
 
-    @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = exc.errors()
-        first = errors[0] if errors else {"loc": ("body",), "msg": "invalid request"}
-        field = _field_of(tuple(first.get("loc", ())))
-        if first.get("type") == "json_invalid":
-            message = "The request body is not valid JSON."
-        else:
-            message = f"{field}: {first.get('msg', 'invalid value')}"
-        response = _error(422, "VALIDATION_FAILED", message, field)
-        return response
+    async def _render(_: Request, exc: Exception) -> JSONResponse:
+        return _respond(exc)
 
-    @app.exception_handler(StorageError)
-    async def _storage(_: Request, exc: StorageError) -> JSONResponse:
-        status = next((s for t, s in _STORAGE_STATUS.items() if isinstance(exc, t)), 502)
-        return _error(status, exc.reason, exc.message)
+    for kind in (MoorageError, RequestValidationError, StorageError, MediaError):
+        app.add_exception_handler(kind, _render)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         if isinstance(exc, BodyTooLarge):
-            error = too_large(exc.limit)
-            return JSONResponse(error.to_dict(), status_code=413, headers={"connection": "close"})
-        return _error(exc.status_code, "HTTP_ERROR", str(exc.detail))
+            return _respond(too_large(exc.limit), headers={"connection": "close"})
+        return _respond(exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("request.unexpected_error", error_type=type(exc).__name__)
-        return _error(500, "UNEXPECTED_ERROR", "Something went wrong on the server.")
+        return _respond(exc)
 
 
 def create_app(

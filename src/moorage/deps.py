@@ -13,7 +13,7 @@ from moorage.context import AppContext
 from moorage.errors import NotFound, Unauthorized
 from moorage.models import Team
 from moorage.teams.service import team_service
-from moorage.web.sessions import COOKIE, WebSessionService
+from moorage.websessions.service import COOKIE, WebSessionService
 
 
 def get_ctx(request: Request) -> AppContext:

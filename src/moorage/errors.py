@@ -1,4 +1,11 @@
-"""One error base with a status code; a single handler renders them as JSON."""
+"""The error root, and the errors an API request answers with a status code.
+
+``Failure`` is the root of every error moorage raises on purpose: storage (``StorageError``),
+media (``MediaError``), registration (``Blocked``), the worker (``TransientJobError``) and the
+API's own ``MoorageError`` below. Only ``MoorageError`` knows HTTP statuses; the neutral ones are
+mapped to a status in one table, and every error is rendered by one function
+(``moorage.kit.error_render``). This module imports nothing of moorage, so every layer may use it.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ from typing import Any
 __all__ = [
     "BadRequest",
     "Conflict",
+    "Failure",
     "MoorageError",
     "NotFound",
     "PayloadTooLarge",
@@ -16,24 +24,24 @@ __all__ = [
 ]
 
 
-class MoorageError(Exception):
+class Failure(Exception):
+    """The root of moorage's errors: a message written for the person who must act on it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class MoorageError(Failure):
+    """An error an API request answers with ``status_code``; ``field`` names the input at fault."""
+
     status_code = 400
     code = "BAD_REQUEST"
 
     def __init__(self, message: str, *, field: str | None = None, **extra: Any) -> None:
         super().__init__(message)
-        self.message = message
         self.field = field
         self.extra = extra
-
-    def to_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"error": {"code": self.code, "message": self.message}}
-        if self.field is not None:
-            body["error"]["field"] = self.field
-            # the shape darwin-py understands for 422s
-            body["errors"] = {self.field: [self.message]}
-        body["error"].update(self.extra)
-        return body
 
     def headers(self) -> dict[str, str]:
         """Response headers that go with this error."""

@@ -1,4 +1,4 @@
-"""check_storage (per-permission connection check) and check_many (existence at scale)."""
+"""check_permissions (per-permission connection check) and check_many (existence at scale)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from moorage.storage.base import (
     ObjectNotFound,
     StorageAdapter,
 )
-from moorage.storage.check import ExistencePlan, check_existence, check_storage
+from moorage.storage.check import ExistencePlan, check_existence, check_permissions
 from moorage.storage.factory import build_adapter
 from tests.storage.conftest import AZURITE_ACCOUNT, AuthS3, Backend, free_port
 
@@ -74,21 +74,21 @@ class TestCheckStorage:
         self, backend: Backend, base: str
     ) -> None:
         store = backend.adapter()
-        checks = check_storage(store, prefix=base, readonly=False)
+        checks = check_permissions(store, prefix=base, readonly=False)
         assert [c.permission for c in checks] == ["list", "read", "write", "delete"]
         assert all(c.ok for c in checks), checks
         assert store.list_page(base).objects == []
 
     def test_read_only_storage_lists_and_reads(self, backend: Backend, base: str) -> None:
         store = backend.adapter()
-        empty = by_permission(check_storage(store, prefix=base, readonly=True))
+        empty = by_permission(check_permissions(store, prefix=base, readonly=True))
         assert set(empty) == {"list", "read"}
         assert empty["list"].ok
         assert empty["read"].ok
         assert empty["read"].message
         assert "not found" in empty["read"].message
         store.put(base + "one.jpg", b"x")
-        full = check_storage(store, prefix=base, readonly=True)
+        full = check_permissions(store, prefix=base, readonly=True)
         assert all(c.ok and c.message is None for c in full)
 
     @pytest.mark.providers("aws", "azure", "gcp")
@@ -97,7 +97,7 @@ class TestCheckStorage:
             store, prefix = backend.adapter(), "no-such-container/moorage/"
         else:
             store, prefix = backend.adapter(bucket="no-such-bucket-42"), "moorage/"
-        checks = check_storage(store, prefix=prefix, readonly=False)
+        checks = check_permissions(store, prefix=prefix, readonly=False)
         assert [c.ok for c in checks] == [False] * 4
         assert {c.reason for c in checks} == {BucketNotFound.reason}
         assert all(
@@ -118,7 +118,7 @@ class TestCheckStorage:
             )
         )
         for store, prefix in ((s3, "m/"), (azure, "moorage-test/m/")):
-            checks = check_storage(store, prefix=prefix, readonly=False)
+            checks = check_permissions(store, prefix=prefix, readonly=False)
             assert {c.reason for c in checks} == {"STORAGE_INVALID_CREDENTIALS"}
             assert all("credentials" in (c.message or "") for c in checks)
 
@@ -126,13 +126,13 @@ class TestCheckStorage:
         rw = build_adapter(moto_auth.spec(moto_auth.rw))
         rw.put("ro-check/existing.jpg", b"x")
         store = build_adapter(moto_auth.spec(moto_auth.ro))
-        checks = by_permission(check_storage(store, prefix="ro-check/", readonly=False))
+        checks = by_permission(check_permissions(store, prefix="ro-check/", readonly=False))
         assert checks["list"].ok
         assert not checks["write"].ok
         assert checks["write"].reason == AccessDenied.reason
         assert "grant" in (checks["write"].message or "")
         assert checks["read"].reason == checks["delete"].reason == "NOT_CHECKED"
-        assert all(c.ok for c in check_storage(store, prefix="ro-check/", readonly=True))
+        assert all(c.ok for c in check_permissions(store, prefix="ro-check/", readonly=True))
 
     @pytest.mark.providers("aws", "azure", "gcp")
     def test_unreachable_storage_is_reported_once_per_permission(self, backend: Backend) -> None:
@@ -141,7 +141,7 @@ class TestCheckStorage:
             endpoint += f"/{AZURITE_ACCOUNT}"
         options = {**backend.spec.options, "retry_timeout": 1, "connect_timeout": 0.5}
         store = backend.adapter(endpoint_url=endpoint, options=options)
-        checks = check_storage(store, prefix=backend.key("m/"), readonly=False)
+        checks = check_permissions(store, prefix=backend.key("m/"), readonly=False)
         assert {c.reason for c in checks} == {"STORAGE_UNAVAILABLE"}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from structlog.testing import capture_logs
 
 from moorage.context import AppContext
 from moorage.models import Job
@@ -82,3 +83,24 @@ def test_transient_storage_error_requeues_then_succeeds(
     assert process_job(ctx, job_id) == "done"  # what Dramatiq's retry does, after its backoff
     with ctx.db.session() as session:
         assert session.get(Job, job_id).attempts == 2
+
+
+def test_failed_job_logs_its_message(api, ctx: AppContext, dataset, bucket, put_file, sent) -> None:
+    make_storage(api)
+    put_file("broken.jpg", b"\xff\xd8\xff\xe0 not really a jpeg")
+    api.post(
+        REGISTER,
+        json={
+            "items": [{"name": "broken.jpg", "storage_key": "broken.jpg"}],
+            "dataset_slug": "darwin-py",
+            "storage_slug": "media",
+        },
+    )
+    (job_id,) = sent
+    with capture_logs() as logs:
+        assert process_job(ctx, job_id) == "error"
+    (failed,) = [e for e in logs if e["event"] == "job.failed"]
+    with ctx.db.session() as session:
+        stored = session.get(Job, job_id).error
+    assert failed["error"] == stored["message"] and failed["error"]
+    assert failed["stage"] == stored["stage"]

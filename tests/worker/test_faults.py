@@ -20,10 +20,10 @@ from moorage.models import Job
 from moorage.models.base import utcnow
 from moorage.storage.base import StorageUnavailable
 from moorage.worker.dispatch import set_dispatcher
+from moorage.worker.failure import scrub_paths
 from moorage.worker.reconciler import Reconciler
 from moorage.worker.repository import job_repository
 from moorage.worker.runtime import QUEUE, Runtime
-from moorage.worker.tasks import scrub_paths
 from tests.helpers import REGISTER, jpeg_bytes, make_storage
 from tests.media.test_limits import blank_pdf
 

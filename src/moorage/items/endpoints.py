@@ -1,20 +1,16 @@
 from __future__ import annotations
 
-import mimetypes
 from typing import Annotated, Any, Literal
 
 from fastapi import Body, Path, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
 from moorage.deps import BaseUrlDep, CtxDep, PathMediaTeamDep, PathTeamDep, SessionDep
-from moorage.items.files import FileTarget, resolve_file
+from moorage.items.files import Delivery, LocalFile, Redirect, Stream, deliver, resolve_file
 from moorage.items.filters import filters_from_body, filters_from_query
 from moorage.items.service import item_service
 from moorage.kit.responses import FastJSONResponse
 from moorage.kit.routing import api_router
-from moorage.ops import metrics
-from moorage.storage.base import StorageError
-from moorage.storage.local import LocalStorage
 
 router = api_router(tags=["items"])
 PREFIX = "/v2/teams/{team}/items"
@@ -62,35 +58,24 @@ def get_item(session: SessionDep, team: PathTeamDep, url: BaseUrlDep, item_id: s
     return FastJSONResponse(item_service.get(session, team, item_id, base_url=url))
 
 
+def _render(delivery: Delivery) -> Response:
+    match delivery:
+        case LocalFile(path, file_name):
+            # revalidated on every use (ETag, 304): a re-processed or re-synced file changes
+            # in place
+            return FileResponse(
+                path,
+                filename=file_name,
+                content_disposition_type="inline",
+                headers={"Cache-Control": "private, no-cache"},
+            )
+        case Redirect(url):
+            return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
+        case Stream(stream, media_type):
+            return StreamingResponse(stream, media_type=media_type)
+
+
 # slot names may hold "/" (sent as %2F), hence the ``path`` converter on slot_name
-def _serve(target: FileTarget, ctx_seconds: int) -> Response:
-    """307 to a freshly signed URL; local files are streamed with Range support."""
-    try:
-        return _deliver(target, ctx_seconds)
-    except StorageError as exc:
-        metrics.storage_error(target.adapter.provider, exc.reason)
-        raise
-
-
-def _deliver(target: FileTarget, ctx_seconds: int) -> Response:
-    if isinstance(target.adapter, LocalStorage):
-        path = target.adapter.path_for(target.key)
-        target.adapter.head(target.key)
-        # revalidated on every use (ETag, 304): a re-processed or re-synced file changes in place
-        return FileResponse(
-            path,
-            filename=target.file_name,
-            content_disposition_type="inline",
-            headers={"Cache-Control": "private, no-cache"},
-        )
-    signed = target.adapter.sign_url(target.key, expires_in=ctx_seconds)
-    if signed is not None:
-        return RedirectResponse(signed, status_code=307, headers={"Cache-Control": "no-store"})
-    stream = target.adapter.open_read(target.key)
-    ctype = mimetypes.guess_type(target.file_name)[0] or "application/octet-stream"
-    return StreamingResponse(stream, media_type=ctype)
-
-
 @router.get(PREFIX + "/{item_id}/slots/{slot_name:path}/sections/{section}/{quality}")
 def get_section_file(
     session: SessionDep,
@@ -104,7 +89,7 @@ def get_section_file(
     target = resolve_file(
         session, team, ctx, item_id=item_id, slot_name=slot_name, what=quality, section=section
     )
-    return _serve(target, ctx.settings.signed_url_seconds)
+    return _render(deliver(target, expires_in=ctx.settings.signed_url_seconds))
 
 
 @router.get(PREFIX + "/{item_id}/slots/{slot_name:path}/{what}")
@@ -117,4 +102,4 @@ def get_slot_file(
     what: Literal["file", "thumbnail"],
 ) -> Response:
     target = resolve_file(session, team, ctx, item_id=item_id, slot_name=slot_name, what=what)
-    return _serve(target, ctx.settings.signed_url_seconds)
+    return _render(deliver(target, expires_in=ctx.settings.signed_url_seconds))

@@ -1,8 +1,16 @@
-"""Which stored object a serving URL means: the original, the thumbnail or a section."""
+"""Which stored object a serving URL means, and how it is delivered.
+
+``resolve_file`` finds the object (the original, the thumbnail or a section); ``deliver`` says
+how the client gets it: a redirect to a signed URL, a file on this server's disk, or a stream.
+The endpoint renders the delivery; it never looks at the storage's class.
+"""
 
 from __future__ import annotations
 
+import mimetypes
 from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy.orm import Session
 
@@ -21,6 +29,46 @@ class FileTarget:
     adapter: StorageAdapter
     key: str
     file_name: str
+
+
+@dataclass(frozen=True)
+class Redirect:
+    url: str
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    path: Path
+    file_name: str
+
+
+@dataclass(frozen=True)
+class Stream:
+    stream: BinaryIO
+    media_type: str
+
+
+Delivery = Redirect | LocalFile | Stream
+
+
+def deliver(target: FileTarget, *, expires_in: int) -> Delivery:
+    """A local file as is; else a URL signed for ``expires_in`` seconds; else a stream."""
+    try:
+        return _delivery(target, expires_in)
+    except StorageError as exc:
+        metrics.storage_error(target.adapter.provider, exc.reason)
+        raise
+
+
+def _delivery(target: FileTarget, expires_in: int) -> Delivery:
+    path = target.adapter.local_path(target.key)
+    if path is not None:
+        return LocalFile(path, target.file_name)
+    signed = target.adapter.sign_url(target.key, expires_in=expires_in)
+    if signed is not None:
+        return Redirect(signed)
+    media_type = mimetypes.guess_type(target.file_name)[0] or "application/octet-stream"
+    return Stream(target.adapter.open_read(target.key), media_type)
 
 
 def _missing(what: str) -> NotFound:

@@ -27,7 +27,6 @@ from moorage.items.filters import ItemFilters, Page
 from moorage.models import Dataset, Folder, Item, ItemTag, Job, Section, Slot, Team
 from moorage.models.base import utcnow
 
-_WORKFLOW_STATUSES = ("new", "annotate", "review", "complete")
 _PROCESSING_STATUSES = ("processing", "error", "cancelled", "uploading")
 
 items_t = cast(Table, Item.__table__)

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from moorage.errors import PayloadTooLarge
+from moorage.kit.error_render import render_error
 
 __all__ = ["BodyLimit", "BodyTooLarge"]
 
@@ -82,7 +83,7 @@ class BodyLimit:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = orjson.dumps(too_large(self.max_bytes).to_dict())
+        body = orjson.dumps(render_error(too_large(self.max_bytes)).body)
         await send(
             {
                 "type": "http.response.start",

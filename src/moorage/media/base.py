@@ -15,6 +15,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Protocol
 
+from moorage.errors import Failure
+
 __all__ = [
     "THUMBNAIL_NAME",
     "ConcurrentSink",
@@ -32,14 +34,15 @@ __all__ = [
 ]
 
 MediaKind = Literal["image", "video", "pdf", "dicom", "nifti"]
-Stage = Literal["probe", "decode", "thumbnail", "frames", "slices", "pages"]
+#: where processing stopped; ``limits``: the derivatives outgrew ``max_derivative_bytes``
+Stage = Literal["probe", "decode", "thumbnail", "frames", "slices", "pages", "limits"]
 Progress = Callable[[int, int], None]
 
 THUMBNAIL_NAME = "thumbnail.jpg"
 MANIFEST_NAME = "frames_manifest.txt"
 
 
-class MediaError(Exception):
+class MediaError(Failure):
     """A file that cannot be read or decoded. ``stage`` says where processing stopped.
 
     Stages: ``probe`` (not a readable file of the kind), ``decode`` (pixels cannot be decoded),
@@ -47,9 +50,8 @@ class MediaError(Exception):
     Retrying does not help: the file itself is at fault.
     """
 
-    def __init__(self, message: str, *, stage: str) -> None:
+    def __init__(self, message: str, *, stage: Stage) -> None:
         super().__init__(message)
-        self.message = message
         self.stage = stage
 
     def __str__(self) -> str:

@@ -35,6 +35,7 @@ from moorage.media.base import (
     Progress,
     SectionInfo,
     SlotResult,
+    Stage,
 )
 from moorage.media.jpeg_dc import eighth_size, thumbnail_from_dc
 from moorage.media.limits import NO_LIMITS, Limits
@@ -89,7 +90,7 @@ def _upright_size(img: Image.Image, orientation: int) -> tuple[int, int]:
     return (h, w) if orientation in TRANSPOSED else (w, h)
 
 
-def _load(img: Image.Image, stage: str) -> None:
+def _load(img: Image.Image, stage: Stage) -> None:
     try:
         img.load()
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from moorage.media.base import DerivativeSink, MediaError
+from moorage.media.base import DerivativeSink, MediaError, Stage
 
 __all__ = ["NO_LIMITS", "CappedSink", "LimitExceeded", "Limits"]
 
@@ -18,7 +18,9 @@ __all__ = ["NO_LIMITS", "CappedSink", "LimitExceeded", "Limits"]
 class LimitExceeded(MediaError):
     """The slot would exceed a configured cap; ``limit`` names it (e.g. ``max_pages_per_slot``)."""
 
-    def __init__(self, message: str, *, stage: str, limit: str, count: int, allowed: int) -> None:
+    def __init__(
+        self, message: str, *, stage: Stage, limit: str, count: int, allowed: int
+    ) -> None:
         super().__init__(message, stage=stage)
         self.limit = limit
         self.count = count
@@ -52,7 +54,7 @@ class Limits:
 NO_LIMITS = Limits()
 
 
-def _check(count: int, allowed: int | None, text: str, limit: str, stage: str) -> None:
+def _check(count: int, allowed: int | None, text: str, limit: str, stage: Stage) -> None:
     if allowed is not None and count > allowed:
         message = f"{text}, over the limit of {allowed} per slot ({limit})"
         raise LimitExceeded(message, stage=stage, limit=limit, count=count, allowed=allowed)

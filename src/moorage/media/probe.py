@@ -12,7 +12,7 @@ import zlib
 
 from moorage.media.base import MediaKind
 
-__all__ = ["EXTENSION_KINDS", "sniff_content", "sniff_extension", "sniff_kind"]
+__all__ = ["EXTENSION_KINDS", "kind_from_content", "kind_from_extension", "sniff_kind"]
 
 EXTENSION_KINDS: dict[str, MediaKind] = {
     **{
@@ -41,7 +41,7 @@ _IMAGE_BRANDS = {b"avif", b"avis"}
 _UNSUPPORTED_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
 
 
-def sniff_extension(file_name: str) -> MediaKind | None:
+def kind_from_extension(file_name: str) -> MediaKind | None:
     name = file_name.rsplit("/", 1)[-1].lower()
     if name.endswith(".nii.gz"):
         return "nifti"
@@ -63,7 +63,7 @@ def _gunzip_head(head: bytes) -> bytes:
         return b""
 
 
-def sniff_content(head: bytes) -> MediaKind | None:
+def kind_from_content(head: bytes) -> MediaKind | None:
     if len(head) >= 132 and head[128:132] == b"DICM":
         return "dicom"
     if head.startswith(b"\x1f\x8b"):
@@ -96,4 +96,4 @@ def sniff_content(head: bytes) -> MediaKind | None:
 
 def sniff_kind(head: bytes, file_name: str) -> MediaKind | None:
     """The kind by extension when the extension is known, else by content; None if neither."""
-    return sniff_extension(file_name) or sniff_content(head)
+    return kind_from_extension(file_name) or kind_from_content(head)

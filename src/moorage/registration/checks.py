@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+from moorage.media.probe import kind_from_content
 from moorage.registration.model import Blocked, ItemIn, SlotIn
-from moorage.registration.types import SNIFF_BYTES, kind_to_type, sniff
+from moorage.registration.types import SNIFF_BYTES, kind_to_type
 from moorage.storage.base import InvalidKey, StorageAdapter, StorageError, validate_key
 
 _KEY_REASONS = {
@@ -51,7 +52,8 @@ def check_readonly_fields(slot: SlotIn) -> None:
         )
 
 
-def _fail(slot: SlotIn, exc: Blocked) -> None:
+def _block_slot(slot: SlotIn, exc: Blocked) -> None:
+    """Block the slot with ``exc`` unless an earlier check already blocked it."""
     if slot.error is None:
         slot.error = exc
 
@@ -65,7 +67,7 @@ def check_key_syntax(items: list[ItemIn]) -> None:
                 try:
                     validate_key(key)
                 except InvalidKey as exc:
-                    _fail(slot, Blocked(exc.reason, exc.message, field=field))
+                    _block_slot(slot, Blocked(exc.reason, exc.message, field=field))
                     break
 
 
@@ -86,11 +88,13 @@ def resolve_unknown_types(items: list[ItemIn], adapter: StorageAdapter) -> None:
         heads = list(pool.map(head_of, pending))
     for slot, head in zip(pending, heads, strict=True):
         if isinstance(head, StorageError):
-            _fail(slot, Blocked(head.reason, _key_message(head, "storage_key", slot.storage_key)))
+            _block_slot(
+                slot, Blocked(head.reason, _key_message(head, "storage_key", slot.storage_key))
+            )
             continue
-        kind = sniff(head)
+        kind = kind_from_content(head)
         if kind is None:
-            _fail(
+            _block_slot(
                 slot,
                 Blocked(
                     "UNSUPPORTED_TYPE",
@@ -122,4 +126,4 @@ def check_keys_exist(items: list[ItemIn], adapter: StorageAdapter) -> None:
     for slot, field, key in wanted:
         exc = results.get(key)
         if exc is not None:
-            _fail(slot, Blocked(exc.reason, _key_message(exc, field, key), field=field))
+            _block_slot(slot, Blocked(exc.reason, _key_message(exc, field, key), field=field))

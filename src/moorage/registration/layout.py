@@ -16,24 +16,24 @@ def default_layout(slot_names: list[str]) -> dict[str, Any]:
     return {"version": 1, "type": "grid", "slots": slot_names}
 
 
-def _fail(message: str) -> Blocked:
+def _invalid(message: str) -> Blocked:
     return Blocked("INVALID_LAYOUT", message, field="layout")
 
 
 def validate_layout(layout: Any, slot_names: list[str]) -> dict[str, Any]:
     if not isinstance(layout, dict):
-        raise _fail("layout must be an object.")
+        raise _invalid("layout must be an object.")
     version = layout.get("version")
     known = set(slot_names)
     if version in (1, 2):
         slots = layout.get("slots")
         if layout.get("type") not in _V1_TYPES:
-            raise _fail(f"layout.type must be one of {', '.join(_V1_TYPES)}.")
+            raise _invalid(f"layout.type must be one of {', '.join(_V1_TYPES)}.")
         if not isinstance(slots, list) or not all(isinstance(s, str) for s in slots):
-            raise _fail("layout.slots must be a list of slot names.")
+            raise _invalid("layout.slots must be a list of slot names.")
         unknown = [s for s in slots if s not in known]
         if unknown:
-            raise _fail(f"layout.slots names slots the item does not have: {unknown}.")
+            raise _invalid(f"layout.slots names slots the item does not have: {unknown}.")
         if version == 2:
             shape = layout.get("layout_shape")
             if shape is not None and not (
@@ -41,24 +41,24 @@ def validate_layout(layout: Any, slot_names: list[str]) -> dict[str, Any]:
                 and len(shape) == 2
                 and all(isinstance(n, int) and n > 0 for n in shape)
             ):
-                raise _fail("layout.layout_shape must be [columns, rows].")
+                raise _invalid("layout.layout_shape must be [columns, rows].")
         return layout
     if version == 3:
         grid = layout.get("slots_grid")
         if not isinstance(grid, list):
-            raise _fail("layout.slots_grid must be a nested list of slot names.")
+            raise _invalid("layout.slots_grid must be a nested list of slot names.")
         named: list[str] = []
         for row in grid:
             if not isinstance(row, list):
-                raise _fail("layout.slots_grid rows must be lists.")
+                raise _invalid("layout.slots_grid rows must be lists.")
             for cell in row:
                 if not isinstance(cell, list) or not all(isinstance(s, str) for s in cell):
-                    raise _fail("layout.slots_grid cells must be lists of slot names.")
+                    raise _invalid("layout.slots_grid cells must be lists of slot names.")
                 named.extend(cell)
         unknown = [s for s in named if s not in known]
         if unknown:
-            raise _fail(f"layout.slots_grid names slots the item does not have: {unknown}.")
+            raise _invalid(f"layout.slots_grid names slots the item does not have: {unknown}.")
         if len(set(named)) > MAX_SLOTS:
-            raise _fail(f"A v3 layout holds at most {MAX_SLOTS} slots.")
+            raise _invalid(f"A v3 layout holds at most {MAX_SLOTS} slots.")
         return layout
-    raise _fail("layout.version must be 1, 2 or 3.")
+    raise _invalid("layout.version must be 1, 2 or 3.")

@@ -6,14 +6,15 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from moorage.errors import Failure
 
-class Blocked(Exception):
+
+class Blocked(Failure):
     """Why an item or slot cannot be registered: a stable code and a sentence to act on."""
 
     def __init__(self, reason: str, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.reason = reason
-        self.message = message
         self.field = field
 
 

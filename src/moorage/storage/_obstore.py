@@ -45,7 +45,8 @@ if TYPE_CHECKING:
     from obstore import ObjectMeta
     from obstore.store import ClientConfig, ObjectStore, RetryConfig
 
-    from moorage.storage.egress import EgressPolicy, Ticket
+    from moorage.storage.egress import EgressPolicy
+    from moorage.storage.egress_proxy import Ticket
 
 __all__ = ["ObstoreAdapter", "describe"]
 
@@ -123,7 +124,7 @@ class ObstoreAdapter(StorageAdapter, abc.ABC):
         }
         if egress is not None:
             if self._ticket is None:
-                from moorage.storage.egress import proxy_for
+                from moorage.storage.egress_proxy import proxy_for
 
                 self._ticket = proxy_for(egress).ticket()
             options["proxy_url"] = self._ticket.url

@@ -1,18 +1,30 @@
 """The one storage interface every provider implements.
 
 Adapters know nothing of HTTP or the database. They raise the neutral ``StorageError``
-subclasses below; the service layer turns them into blocked items or API errors.
+subclasses of ``errors.py`` (re-exported here with the key helpers of ``objects.py``); the
+service layer turns them into blocked items or API errors.
 """
 
 from __future__ import annotations
 
 import abc
 import io
-import posixpath
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
+
+from moorage.storage.check import check_existence
+from moorage.storage.errors import (
+    AccessDenied,
+    BucketNotFound,
+    InvalidCredentials,
+    InvalidKey,
+    ObjectNotFound,
+    StorageError,
+    StorageUnavailable,
+)
+from moorage.storage.objects import ListPage, ObjectInfo, join_key, validate_key
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
@@ -30,95 +42,10 @@ __all__ = [
     "StorageError",
     "StorageUnavailable",
     "Tuning",
+    "join_key",
     "redact",
     "validate_key",
 ]
-
-MAX_KEY_BYTES = 1024
-
-
-class StorageError(Exception):
-    """Base of every storage failure. ``reason`` is a stable UPPER_SNAKE code."""
-
-    reason = "STORAGE_ERROR"
-    retryable = False
-
-    def __init__(self, message: str, *, key: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.key = key
-
-
-class ObjectNotFound(StorageError):
-    reason = "STORAGE_KEY_NOT_FOUND"
-
-
-class InvalidKey(StorageError):
-    reason = "INVALID_STORAGE_KEY"
-
-
-class AccessDenied(StorageError):
-    reason = "STORAGE_ACCESS_DENIED"
-
-
-class InvalidCredentials(StorageError):
-    reason = "STORAGE_INVALID_CREDENTIALS"
-
-
-class BucketNotFound(StorageError):
-    reason = "STORAGE_BUCKET_NOT_FOUND"
-
-
-class StorageUnavailable(StorageError):
-    """Transient: timeouts, throttling, 5xx. Worth retrying with backoff."""
-
-    reason = "STORAGE_UNAVAILABLE"
-    retryable = True
-
-
-@dataclass(frozen=True, slots=True)
-class ObjectInfo:
-    key: str
-    size: int
-    etag: str | None = None
-    content_type: str | None = None
-    last_modified: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ListPage:
-    objects: list[ObjectInfo] = field(default_factory=list)
-    next_cursor: str | None = None
-
-
-def validate_key(key: object) -> str:
-    """Check a storage key is usable as given; keys are used byte for byte otherwise.
-
-    Refuses empty keys, absolute keys, ``..`` segments, NUL bytes and over-long keys, so a key
-    can never address anything outside its bucket or local root.
-    """
-    if not isinstance(key, str) or key == "":
-        raise InvalidKey("The storage key is empty.", key=None)
-    if key.startswith("/") or key.startswith("\\"):
-        raise InvalidKey(
-            f"The storage key {key!r} is absolute; give it relative to the bucket.", key=key
-        )
-    if "\x00" in key:
-        raise InvalidKey("The storage key contains a NUL character.", key=key)
-    if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
-        raise InvalidKey(f"The storage key is longer than {MAX_KEY_BYTES} bytes.", key=key)
-    if ".." in key.replace("\\", "/").split("/"):
-        raise InvalidKey(
-            f"The storage key {key!r} contains a '..' segment; keys cannot leave the bucket.",
-            key=key,
-        )
-    return key
-
-
-def join_key(prefix: str, *parts: str) -> str:
-    """Join a storage prefix and relative parts with single slashes."""
-    joined = posixpath.join(prefix.strip("/"), *[p.strip("/") for p in parts])
-    return joined.lstrip("/")
 
 
 class StorageAdapter(abc.ABC):
@@ -160,6 +87,13 @@ class StorageAdapter(abc.ABC):
     def sign_url(self, key: str, *, expires_in: int) -> str | None:
         """A time-limited GET URL, or ``None`` when the server streams the object itself."""
 
+    def local_path(self, key: str) -> Path | None:
+        """The file on this server's disk that holds the object, if it is one (local storage).
+
+        Raises ``ObjectNotFound`` when the object is missing; ``None`` means "not a local file".
+        """
+        return None
+
     def read_bytes(self, key: str) -> bytes:
         with self.open_read(key) as stream:
             return stream.read()
@@ -185,8 +119,6 @@ class StorageAdapter(abc.ABC):
         (``ObjectNotFound``, ``InvalidKey``, ``StorageUnavailable``...). Never raises for one key.
         Keys sharing a prefix may be answered by listing it (see ``moorage.storage.check``).
         """
-        from moorage.storage.check import check_existence
-
         return check_existence(self, keys)
 
     def close(self) -> None:  # noqa: B027 - optional hook

@@ -1,6 +1,7 @@
 """Checks against a storage: many keys' existence at once, and a connection's permissions.
 
-``check_existence`` answers ``StorageAdapter.check_many``. Keys that crowd under one folder are
+``check_existence`` answers ``StorageAdapter.check_many``; ``check_permissions`` is the
+connection check. Keys that crowd under one folder are
 answered by listing it page by page and intersecting (1 request per 1000 keys instead of 1000),
 the rest by concurrent heads on a bounded pool. A storage outage trips a breaker, so the keys
 still waiting are blocked with ``StorageUnavailable`` at once instead of each waiting out its
@@ -19,27 +20,44 @@ from collections import defaultdict
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
-from moorage.storage.base import (
+from moorage.storage.errors import (
     AccessDenied,
     BucketNotFound,
     InvalidCredentials,
     ObjectNotFound,
-    StorageAdapter,
     StorageError,
     StorageUnavailable,
-    join_key,
 )
+from moorage.storage.objects import ListPage, ObjectInfo, join_key
 
 __all__ = [
     "ExistencePlan",
     "PermissionCheck",
     "check_existence",
-    "check_storage",
+    "check_permissions",
 ]
 
 Permission = Literal["list", "read", "write", "delete"]
+
+
+class Checkable(Protocol):
+    """The part of ``base.StorageAdapter`` the checks use (``base`` imports this module)."""
+
+    @property
+    def max_concurrency(self) -> int: ...
+    @property
+    def list_for_existence(self) -> bool: ...
+    def check_key(self, key: str) -> str: ...
+    def head(self, key: str) -> ObjectInfo: ...
+    def read_range(self, key: str, start: int, end: int) -> bytes: ...
+    def read_bytes(self, key: str) -> bytes: ...
+    def put(self, key: str, data: bytes, *, content_type: str | None = None) -> None: ...
+    def delete(self, key: str) -> None: ...
+    def list_page(
+        self, prefix: str, *, cursor: str | None = None, limit: int = 1000
+    ) -> ListPage: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +115,7 @@ def _folder(key: str) -> str:
 
 
 def check_existence(
-    adapter: StorageAdapter, keys: Iterable[str], *, plan: ExistencePlan = DEFAULT_PLAN
+    adapter: Checkable, keys: Iterable[str], *, plan: ExistencePlan = DEFAULT_PLAN
 ) -> dict[str, StorageError | None]:
     """Existence of every key: ``None`` when present, else the error that blocks it."""
     unique = list(dict.fromkeys(keys))
@@ -163,7 +181,7 @@ def check_existence(
 
 
 def _list_group(
-    adapter: StorageAdapter,
+    adapter: Checkable,
     members: list[str],
     plan: ExistencePlan,
     breaker: _Breaker,
@@ -235,7 +253,7 @@ class PermissionCheck:
     message: str | None = None
 
 
-def _failed(permission: Permission, exc: StorageError) -> PermissionCheck:
+def _failed_check(permission: Permission, exc: StorageError) -> PermissionCheck:
     hint = next((h for cls, h in _HINTS.items() if isinstance(exc, cls)), None)
     message = f"Cannot {permission}: {exc.message}"
     if hint and hint not in message:
@@ -247,7 +265,7 @@ class _NotChecked(Exception):
     """A check that could not run because the one it depends on failed."""
 
 
-def check_storage(adapter: StorageAdapter, *, prefix: str, readonly: bool) -> list[PermissionCheck]:
+def check_permissions(adapter: Checkable, *, prefix: str, readonly: bool) -> list[PermissionCheck]:
     """Whether moorage can list and read (and, read-write, write and delete) under ``prefix``.
 
     Read-write storage gets a probe object written, read back and deleted under the prefix.
@@ -258,7 +276,7 @@ def check_storage(adapter: StorageAdapter, *, prefix: str, readonly: bool) -> li
     fatal: StorageError | None = None
     for permission in order:
         if fatal is not None:
-            checks[permission] = _failed(permission, fatal)
+            checks[permission] = _failed_check(permission, fatal)
             continue
         try:
             message = state.run(permission)
@@ -269,7 +287,7 @@ def check_storage(adapter: StorageAdapter, *, prefix: str, readonly: bool) -> li
         except StorageError as exc:
             if isinstance(exc, _FATAL):
                 fatal = exc
-            checks[permission] = _failed(permission, exc)
+            checks[permission] = _failed_check(permission, exc)
         else:
             checks[permission] = PermissionCheck(permission, ok=True, message=message)
     if state.wrote and not checks["delete"].ok:
@@ -280,7 +298,7 @@ def check_storage(adapter: StorageAdapter, *, prefix: str, readonly: bool) -> li
 
 
 class _ProbeState:
-    def __init__(self, adapter: StorageAdapter, *, prefix: str, readonly: bool) -> None:
+    def __init__(self, adapter: Checkable, *, prefix: str, readonly: bool) -> None:
         self.adapter = adapter
         self.prefix = prefix
         self.readonly = readonly

@@ -6,7 +6,8 @@ at connect time (DNS rebinding) and a server can redirect. So every request to a
 endpoint goes through :class:`EgressProxy`, a small forward proxy on loopback owned by this
 process. It resolves the target itself, checks every address against :class:`EgressPolicy`, and
 connects to exactly the address it checked. The HTTP clients (obstore's reqwest, ``requests``)
-send everything through it, redirects included, as new proxied requests.
+send everything through it, redirects included, as new proxied requests. The proxy lives in
+``egress_proxy.py`` (it imports this module, never the other way round).
 
 The proxy answers only to the adapters that registered with it (a random token in
 ``Proxy-Authorization``), so it is no open relay for other local users.
@@ -23,7 +24,7 @@ from urllib.parse import urlsplit
 
 from moorage.storage.base import StorageError
 
-__all__ = ["EgressPolicy", "EgressProxy", "EndpointRefused", "Ticket", "proxy_for", "resolve"]
+__all__ = ["EgressPolicy", "EndpointRefused", "resolve"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -187,5 +188,3 @@ def split_url(url: str) -> tuple[str, int]:
         )
     return host, port or (443 if parts.scheme == "https" else 80)
 
-
-from moorage.storage.egress_proxy import EgressProxy, Ticket, proxy_for  # noqa: E402

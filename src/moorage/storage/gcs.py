@@ -40,7 +40,8 @@ from moorage.storage.base import (
     redact,
     validate_key,
 )
-from moorage.storage.egress import EgressPolicy, EndpointRefused, Ticket, proxy_for
+from moorage.storage.egress import EgressPolicy, EndpointRefused
+from moorage.storage.egress_proxy import Ticket, proxy_for
 
 __all__ = ["DEFAULT_TOKEN_URI", "GCSStorage", "token_uri_of"]
 

@@ -123,6 +123,11 @@ class LocalStorage(StorageAdapter):
             raise InvalidKey(f"The storage key {key!r} leaves the storage folder.", key=key)
         return Path(real)
 
+    def local_path(self, key: str) -> Path:
+        path = self.path_for(key)
+        self.head(key)
+        return path
+
     def _ensure_root(self) -> None:
         if not self.root.is_dir():
             raise BucketNotFound(f"The storage folder {self.root} does not exist.")

@@ -11,7 +11,7 @@ from moorage.models import StorageConfig, Team
 from moorage.ops import metrics
 from moorage.security import SecretBox
 from moorage.storage.base import StorageError
-from moorage.storage.check import Permission, PermissionCheck, check_storage
+from moorage.storage.check import Permission, PermissionCheck, check_permissions
 from moorage.storage.egress import EndpointRefused
 from moorage.storage.factory import PROVIDERS, StorageSpec
 from moorage.storage.local import resolve_local_bucket
@@ -133,7 +133,7 @@ class StorageService:
         storage = self.get(session, team, slug)
         try:
             adapter = registry.adapter_for(session, storage)
-            checks = check_storage(adapter, prefix=storage.prefix, readonly=storage.readonly)
+            checks = check_permissions(adapter, prefix=storage.prefix, readonly=storage.readonly)
         except StorageError as exc:
             metrics.storage_error(storage.provider, exc.reason)
             wanted: list[Permission] = (

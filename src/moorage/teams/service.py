@@ -112,9 +112,6 @@ class TeamService:
             raise NotFound(f"Team {slug!r} does not exist.", field="team")
         return team
 
-    def authenticate(self, session: Session, authorization: str | None) -> Team:
-        return self.authenticate_key(session, authorization)[0]
-
     def authenticate_key(self, session: Session, authorization: str | None) -> tuple[Team, ApiKey]:
         """The team and key of an ``Authorization`` header, read from the database every time
         (a revoked key is refused at once by every process)."""

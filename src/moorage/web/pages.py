@@ -15,9 +15,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from moorage.deps import BaseUrlDep, CtxDep, SessionDep
 from moorage.errors import MoorageError, NotFound
 from moorage.kit.routing import api_router
+from moorage.teams.service import team_service
 from moorage.web import views
 from moorage.web.rendering import render
-from moorage.web.sessions import COOKIE, LIFETIME, SignedIn, WebSessionService
+from moorage.websessions.service import COOKIE, LIFETIME, SignedIn, WebSessionService
 
 router = api_router(include_in_schema=False)
 PRE_CSRF = "moorage_signin_csrf"
@@ -73,7 +74,8 @@ def sign_in(
             next="/datasets",
         )
     try:
-        cookie = _service(ctx).sign_in(session, api_key)
+        _, key = team_service.authenticate_key(session, f"ApiKey {api_key.strip()}")
+        cookie = _service(ctx).sign_in(session, key)
     except MoorageError:
         token = views.new_token()
         page = render(

@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from moorage.web.sessions import SignedIn
+from moorage.websessions.service import SignedIn
 
 _TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 # ``tojson`` (item data for the viewers) with the API's own encoder: datetimes, UUIDs; Jinja

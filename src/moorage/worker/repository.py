@@ -177,11 +177,6 @@ class JobRepository:
             )
         )
 
-    def count_by_status(self, session: Session) -> dict[str, int]:
-        return {
-            s: n for s, n in session.execute(select(Job.status, func.count()).group_by(Job.status))
-        }
-
 
 class WorkRepository:
     """The item, slot, sections and storage a job works on."""

@@ -15,8 +15,7 @@ from moorage.errors import Unauthorized
 from moorage.models import ApiKey, Team, WebSession
 from moorage.models.base import utcnow
 from moorage.security import SecretBox
-from moorage.teams.service import team_service
-from moorage.web.repository import web_session_repository
+from moorage.websessions.repository import web_session_repository
 
 COOKIE = "moorage_session"
 LIFETIME = timedelta(hours=12)
@@ -40,9 +39,8 @@ class WebSessionService:
             secrets_box.signing_key("web-session"), salt="moorage-web-session"
         )
 
-    def sign_in(self, session: Session, api_key: str) -> str:
-        """A new session for a valid key; returns the cookie value. 401 for any other key."""
-        _, key = team_service.authenticate_key(session, f"ApiKey {api_key.strip()}")
+    def sign_in(self, session: Session, key: ApiKey) -> str:
+        """A new session for an authenticated key; returns the cookie value."""
         token = secrets.token_urlsafe(32)
         now = utcnow()
         web_session_repository.remove_expired(session, now=now)

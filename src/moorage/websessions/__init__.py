@@ -1,0 +1,1 @@
+"""Browser sessions made from an API key (decision 0028)."""

@@ -1,0 +1,95 @@
+"""Writing a job's result: the slot's metadata and sections, and the item once all are done.
+
+Runs inside the transaction that marks the job ``done`` under its lease, so a run that lost
+its lease records nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from moorage.media import SlotResult
+from moorage.models import Section, Slot
+from moorage.storage.base import join_key
+from moorage.worker.repository import job_repository, work_repository
+from moorage.worker.work import Work
+
+__all__ = ["Outcome", "finish_item", "record_outcome"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a run made: ``result`` is None when the caller supplied every derivative."""
+
+    folder: str
+    size: int | None
+    result: SlotResult | None
+
+    def key(self, name: str) -> str:
+        return join_key(self.folder, name)
+
+
+def record_outcome(session: Session, work: Work, outcome: Outcome) -> None:
+    slot = work_repository.slot(session, work.slot_id)
+    if slot is None:
+        return
+    if slot.size_bytes is None:
+        slot.size_bytes = outcome.size
+    if outcome.result is not None:
+        _record_result(session, slot, work, outcome, outcome.result)
+    session.flush()
+
+
+def _record_result(
+    session: Session, slot: Slot, work: Work, outcome: Outcome, result: SlotResult
+) -> None:
+    meta: dict[str, Any] = {
+        **slot.meta,
+        **result.metadata,
+        "width": result.width,
+        "height": result.height,
+    }
+    if len(work.sources) > 1:
+        meta["source_files"] = [s.as_json() for s in work.sources]
+    slot.meta = meta
+    slot.total_sections = result.total_sections
+    if not slot.storage_thumbnail_key and result.thumbnail_name:
+        slot.storage_thumbnail_key = outcome.key(result.thumbnail_name)
+    sections = [
+        Section(
+            slot_id=slot.id,
+            section_index=s.index,
+            storage_hq_key=outcome.key(s.hq_name),
+            storage_lq_key=outcome.key(s.lq_name) if s.lq_name else None,
+            width=s.width,
+            height=s.height,
+        )
+        for s in result.sections
+    ]
+    work_repository.replace_sections(session, slot.id, sections)
+
+
+def finish_item(session: Session, item_id: uuid.UUID) -> None:
+    """The last job of an item to finish makes it ``complete``."""
+    statuses = job_repository.item_job_statuses(session, item_id)
+    if statuses and all(s == "done" for s in statuses):
+        _arrange_dicom_layout(session, item_id)
+        job_repository.set_item_status(session, item_id, processing="complete", status="new")
+
+
+def _arrange_dicom_layout(session: Session, item_id: uuid.UUID) -> None:
+    """Without ``ignore_dicom_layout``, order a multi-slot DICOM item by the files' metadata."""
+    item = work_repository.item(session, item_id)
+    if item is None or item.options.get("ignore_dicom_layout"):
+        return
+    slots = work_repository.slots_of(session, item_id)
+    if len(slots) < 2 or any(s.kind != "dicom" for s in slots):
+        return
+    ordered = sorted(slots, key=lambda s: (s.meta.get("layout_key") or [], s.position))
+    names = [s.slot_name for s in ordered]
+    if item.layout.get("version") == 1 and item.layout.get("slots") != names:
+        item.layout = {**item.layout, "slots": names}
