@@ -36,16 +36,24 @@ class StorageSpec:
     #: the operator's grant to use the server's own cloud credentials (``moorage admin
     #: allow-ambient-credentials``); without it a storage with no credentials is anonymous
     allow_ambient_credentials: bool = False
+    #: where the bucket's change events arrive (``{"kind": "sqs", "queue_url", "region"}``),
+    #: opened by ``moorage.storage.events_sqs.open_event_source``; ``None``: a sync polls
+    events: dict[str, Any] | None = None
 
 
 def check_endpoints(spec: StorageSpec) -> None:
     """Refuse, before anything is contacted, every endpoint ``spec`` names that the policy
     forbids: ``endpoint_url``, an Azure connection string's ``BlobEndpoint``/``EndpointSuffix``,
-    a GCS key's ``token_uri``; and names that would steer a provider's own host name.
+    a GCS key's ``token_uri``, the event queue's URL; and names that would steer a provider's
+    own host name.
 
     Raises ``EndpointRefused`` whose ``field`` names the storage field at fault.
     """
     policy = spec.egress or EgressPolicy()
+    if spec.events:
+        from moorage.storage.events_sqs import check_events
+
+        check_events(spec)
     if spec.endpoint_url:
         policy.check_url(spec.endpoint_url)
     if spec.provider in ("aws", "minio"):

@@ -37,7 +37,7 @@ from moorage.ops import metrics
 from moorage.storage.base import StorageAdapter, StorageError
 from moorage.worker.leases import JobLost, Lease, Leases, heartbeat_every
 from moorage.worker.repository import job_repository, work_repository
-from moorage.worker.sink import StorageSink, slot_folder
+from moorage.worker.sink import StorageSink, derivatives_sink
 
 log = structlog.get_logger(__name__)
 
@@ -181,8 +181,11 @@ def _record(
     slot.total_sections = result.total_sections
     if size is not None and slot.size_bytes is None:
         slot.size_bytes = size
-    if not slot.storage_thumbnail_key and result.thumbnail_name:
+    # derivatives kept in another storage: all of them are the worker's, the thumbnail too
+    elsewhere = sink.storage_id is not None
+    if result.thumbnail_name and (elsewhere or not slot.storage_thumbnail_key):
         slot.storage_thumbnail_key = sink.key(result.thumbnail_name)
+    slot.derivatives_storage_id = sink.storage_id
     work_repository.replace_sections(
         session,
         slot.id,
@@ -277,7 +280,14 @@ def _process(ctx: AppContext, job_id: uuid.UUID, lease: Lease) -> str:
         with ctx.db.session() as session:
             # checked on every job: a local folder whose grant was revoked is refused at once
             adapter = ctx.storages.adapter_for(session, work.storage)
-        sink = StorageSink(adapter, slot_folder(work.storage.prefix, work.item.id, work.slot.id))
+            sink = derivatives_sink(
+                session,
+                ctx.storages,
+                work.storage,
+                item_id=work.item.id,
+                slot_id=work.slot.id,
+                originals=adapter,
+            )
         size = adapter.head(work.slot.storage_key).size
         result = None if work.supplied else _run_media(ctx, work, adapter, sink, lease)
         with ctx.db.session() as session:
