@@ -153,7 +153,7 @@ def moto_auth() -> Iterator[AuthS3]:
         s3.create_bucket(Bucket=S3_BUCKET)
         users: dict[str, dict[str, str]] = {}
         grants = {
-            "rw": ["s3:*"],
+            "rw": ["s3:*", "sqs:*"],
             "ro": ["s3:GetObject", "s3:ListBucket"],
             "get": ["s3:GetObject"],
         }

@@ -50,6 +50,7 @@ SQS_PROVIDERS = ("aws", "minio")
 _PER_CALL = 10
 _MAX_WAIT = 20
 _SQS_HOST = re.compile(r"^sqs\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$")
+_XML_CODE = re.compile(r"<Code>([A-Za-z0-9.]+)</Code>")
 _CREATED = "ObjectCreated:"
 _REMOVED = ("ObjectRemoved:", "LifecycleExpiration:Delete")
 _MISSING_QUEUE = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
@@ -207,7 +208,12 @@ def _error(exc: Exception, queue_url: str, refused: str | None) -> StorageError:
             f"{refused}."
         )
     if isinstance(exc, ClientError):
-        code = str(exc.response.get("Error", {}).get("Code", ""))
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        # some S3-compatible servers answer the JSON protocol with an XML error body
+        found = _XML_CODE.search(str(error.get("Message", "")))
+        if found and (not code or code.isdigit()):
+            code = found.group(1)
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         detail = f"HTTP {status} {code}".strip()
         if code in _MISSING_QUEUE:
