@@ -29,9 +29,10 @@ from moorage.storage.base import (
     StorageError,
     StorageUnavailable,
 )
-from moorage.storage.egress import EgressPolicy, Ticket, proxy_for
+from moorage.storage.egress import EgressPolicy, EndpointRefused, Ticket, proxy_for
 from moorage.storage.events import EventKind, EventSource, KeyEvent
 from moorage.storage.factory import StorageSpec
+from moorage.storage.s3 import check_region
 
 __all__ = [
     "SqsEventBatch",
@@ -70,40 +71,45 @@ class SqsEvents:
 
     @classmethod
     def of(cls, spec: StorageSpec) -> SqsEvents | None:
-        """The setting of ``spec``; ``None`` when the storage names no queue."""
+        """The setting of ``spec``; ``None`` when the storage names no queue.
+
+        Raises ``EndpointRefused`` whose ``field`` names what is wrong (``events``,
+        ``events.region``, ``region``).
+        """
         events = spec.events
         if not events:
             return None
         if events.get("kind") != "sqs":
-            raise StorageError(f"Unknown bucket event source {events.get('kind')!r}.")
+            raise EndpointRefused(
+                f"Unknown bucket event source {events.get('kind')!r}.", field="events"
+            )
         if spec.provider not in SQS_PROVIDERS:
-            raise StorageError(
-                f"A {spec.provider} storage cannot take S3 event notifications from SQS."
+            raise EndpointRefused(
+                f"A {spec.provider} storage cannot take S3 event notifications from SQS.",
+                field="events",
             )
         url = str(events.get("queue_url") or "")
-        from moorage.storage.s3 import check_region
-
-        host = (urlsplit(url).hostname or "").lower()
-        named = _SQS_HOST.match(host)
-        region = events.get("region") or (named.group(1) if named else None) or spec.region
-        return cls(queue_url=url, region=check_region(region))
+        named = _SQS_HOST.match((urlsplit(url).hostname or "").lower())
+        own = events.get("region")
+        try:
+            region = check_region(own or (named.group(1) if named else None) or spec.region)
+        except EndpointRefused as exc:
+            raise EndpointRefused(exc.message, field="events.region" if own else "region") from None
+        return cls(queue_url=url, region=region)
 
 
 def check_events(spec: StorageSpec) -> None:
     """Refuse, before anything is contacted, a queue the storage may not use.
 
-    Raises ``EndpointRefused`` (``field="events"``) or ``StorageError``.
+    Raises ``EndpointRefused`` whose ``field`` names the storage field at fault.
     """
-    from moorage.storage.egress import EndpointRefused
-
+    found = SqsEvents.of(spec)
+    if found is None:
+        return
     try:
-        found = SqsEvents.of(spec)
-        if found is not None:
-            (spec.egress or EgressPolicy()).check_url(found.queue_url)
+        (spec.egress or EgressPolicy()).check_url(found.queue_url)
     except EndpointRefused as exc:
         raise EndpointRefused(f"events.queue_url: {exc.message}", field="events") from None
-    except StorageError as exc:
-        raise EndpointRefused(exc.message, field="events") from None
 
 
 # -- parsing --------------------------------------------------------------------------------
@@ -201,8 +207,6 @@ def _error(exc: Exception, queue_url: str, refused: str | None) -> StorageError:
 
     where = f"the event queue {queue_url!r}"
     if refused is not None:
-        from moorage.storage.egress import EndpointRefused
-
         return EndpointRefused(
             f"Could not reach {where}: the server's network policy refused the connection: "
             f"{refused}."
