@@ -10,11 +10,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-import boto3
 import pytest
 from structlog.testing import capture_logs
 
-from moorage.storage import egress
 from moorage.storage.base import StorageError
 from moorage.storage.egress import EgressPolicy, EndpointRefused
 from moorage.storage.events import KeyEvent
@@ -25,20 +23,14 @@ from moorage.storage.events_sqs import (
     parse_message,
 )
 from moorage.storage.factory import StorageSpec, check_endpoints
-from tests.storage.conftest import LOOPBACK, AuthS3
+from tests.storage.conftest import LOOPBACK, AuthS3, moto_client
 from tests.storage.test_ssrf import Canary, canary  # noqa: F401 (the canary fixture)
 
 CREDS = {"access_key_id": "test", "secret_access_key": "test"}
 
 
 def _clients(endpoint: str, creds: dict[str, str] = CREDS) -> tuple[Any, Any]:
-    kw = {
-        "endpoint_url": endpoint,
-        "region_name": "us-east-1",
-        "aws_access_key_id": creds["access_key_id"],
-        "aws_secret_access_key": creds["secret_access_key"],
-    }
-    return boto3.client("s3", **kw), boto3.client("sqs", **kw)
+    return moto_client(endpoint, "s3", creds), moto_client(endpoint, "sqs", creds)
 
 
 @dataclass
@@ -346,19 +338,12 @@ class TestConfiguration:
         self,
         wired: Wired,
         canary: Canary,  # noqa: F811 (the fixture imported above)
-        monkeypatch: pytest.MonkeyPatch,
+        rebinding: dict[str, str],
     ) -> None:
         """The queue's name resolves to an allowed address when opened, to the canary later:
         the proxy, which every request goes through, refuses it."""
-        answer = {"rebind.test": "127.0.0.2"}
-        real = egress.resolve
-
-        def resolve(host: str, port: int) -> list[Any]:
-            if host in answer:
-                return [egress.ipaddress.ip_address(answer[host])]
-            return real(host, port)
-
-        monkeypatch.setattr(egress, "resolve", resolve)
+        answer = rebinding
+        answer["rebind.test"] = "127.0.0.2"
         url = f"http://rebind.test:{canary.port}/123456789012/q"
         policy = EgressPolicy.parse("127.0.0.2")
         source = open_event_source(

@@ -11,7 +11,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -22,7 +21,7 @@ from moorage.models import Job, StorageConfig
 from moorage.worker.tasks import process_job
 from tests.conftest import make_team
 from tests.helpers import REGISTER, jpeg_bytes, make_video
-from tests.storage.conftest import moto_endpoint  # noqa: F401 (the moto server fixture)
+from tests.storage.conftest import moto_client, moto_endpoint  # noqa: F401 (the fixture)
 
 STORAGE = "/api/teams/acme/storage"
 ITEMS = "/api/v2/teams/acme/items"
@@ -240,13 +239,7 @@ class TestS3OriginalsLocalDerivatives:
         _, derived = folders
         name = f"orig-{uuid.uuid4().hex[:10]}"
         creds = {"access_key_id": "test", "secret_access_key": "test"}
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=moto_endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
+        s3 = moto_client(moto_endpoint)
         s3.create_bucket(Bucket=name)
         original = jpeg_bytes(800, 600)
         s3.put_object(Bucket=name, Key="photos/a b+c.jpg", Body=original)
