@@ -247,6 +247,19 @@ class TestDelivery:
         finally:
             source.close()
 
+    def test_more_than_ten_messages_in_one_batch_and_max_events(self, wired: Wired, source) -> None:
+        drain(source)
+        for i in range(25):
+            wired.s3.put_object(Bucket=wired.bucket, Key=f"k/{i:02d}.jpg", Body=b"x")
+        small = source.receive(wait_seconds=1, max_events=5)
+        assert len(small.events) == 5
+        small.ack()
+        rest = source.receive(wait_seconds=1, max_events=100)
+        assert len(rest.events) == 20  # SQS gives at most 10 a call: three calls
+        rest.ack()
+        keys = {e.key for e in small.events} | {e.key for e in rest.events}
+        assert keys == {f"k/{i:02d}.jpg" for i in range(25)}
+
     def test_receive_waits_for_an_event_then_returns_at_once(self, wired: Wired, source) -> None:
         drain(source)
         started = time.monotonic()
