@@ -56,6 +56,7 @@ class StorageRegistry:
             local_roots=tuple(self._local_folders(session, storage)),
             egress=self.egress,
             allow_ambient_credentials=storage.allow_ambient_credentials,
+            events=dict(storage.events) if storage.events else None,
         )
 
     def _local_folders(self, session: Session, storage: StorageConfig) -> list[Path]:

@@ -81,6 +81,37 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
+def moto_client(endpoint: str, service: str = "s3", creds: dict[str, str] | None = None) -> Any:
+    """A boto3 client of the moto server at ``endpoint`` (to set a test's scene up)."""
+    import boto3
+
+    creds = creds or {"access_key_id": "test", "secret_access_key": "test"}
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=creds["access_key_id"],
+        aws_secret_access_key=creds["secret_access_key"],
+    )
+
+
+@pytest.fixture
+def rebinding(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Host names resolved as this dict says (change it to rebind a name); others as usual."""
+    from moorage.storage import egress
+
+    answer: dict[str, str] = {}
+    real = egress.resolve
+
+    def resolve(host: str, port: int) -> list[Any]:
+        if host in answer:
+            return [egress.ipaddress.ip_address(answer[host])]
+        return real(host, port)
+
+    monkeypatch.setattr(egress, "resolve", resolve)
+    return answer
+
+
 # --- servers -----------------------------------------------------------------------------------
 
 
@@ -153,7 +184,7 @@ def moto_auth() -> Iterator[AuthS3]:
         s3.create_bucket(Bucket=S3_BUCKET)
         users: dict[str, dict[str, str]] = {}
         grants = {
-            "rw": ["s3:*"],
+            "rw": ["s3:*", "sqs:*"],
             "ro": ["s3:GetObject", "s3:ListBucket"],
             "get": ["s3:GetObject"],
         }

@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from moorage.storage import egress
 from tests.helpers import REGISTER
 from tests.storage.conftest import AZ_CONTAINER, AZURITE_ACCOUNT, FAST
 
@@ -236,18 +235,11 @@ def _register_refused(api: TestClient) -> None:
 class TestConnectTime:
     @pytest.mark.parametrize("provider", ["aws", "azure", "gcp"])
     def test_dns_rebinding_is_refused_at_connect(
-        self, api: TestClient, canary: Canary, monkeypatch: pytest.MonkeyPatch, provider: str
+        self, api: TestClient, canary: Canary, rebinding: dict[str, str], provider: str
     ) -> None:
         """The name resolves to an allowed address when created, to the canary afterwards."""
-        answer = {"rebind.test": ALLOWED}
-        real = egress.resolve
-
-        def resolve(host: str, port: int) -> list[Any]:
-            if host in answer:
-                return [egress.ipaddress.ip_address(answer[host])]
-            return real(host, port)
-
-        monkeypatch.setattr(egress, "resolve", resolve)
+        answer = rebinding
+        answer["rebind.test"] = ALLOWED
         suffix = f"/{AZURITE_ACCOUNT}" if provider == "azure" else ""
         url = f"http://rebind.test:{canary.port}{suffix}"
         r = _create(api, **BODIES[provider], endpoint_url=url, readonly=False)

@@ -75,6 +75,24 @@ def _missing(what: str) -> NotFound:
     return NotFound(f"This slot has no {what}.", field="slot")
 
 
+def _adapter(
+    session: Session, team: Team, ctx: AppContext, storage_id: int | None, what: str
+) -> StorageAdapter:
+    """The adapter of the team's storage ``storage_id`` (another team's is as good as gone)."""
+    storage = (
+        storage_repository.get_by_id(session, team.id, storage_id)
+        if storage_id is not None
+        else None
+    )
+    if storage is None:
+        raise NotFound(f"The {what} was removed.", field="storage")
+    try:
+        return ctx.storages.adapter_for(session, storage)
+    except StorageError as exc:
+        metrics.storage_error(storage.provider, exc.reason)
+        raise
+
+
 def resolve_file(
     session: Session,
     team: Team,
@@ -90,20 +108,12 @@ def resolve_file(
     slot = item_repository.slot_by_name(session, uid, slot_name)
     if slot is None:
         raise NotFound(f"Item has no slot {slot_name!r}.", field="slot_name")
-    storage = (
-        storage_repository.get_by_id(session, team.id, item["storage_id"])
-        if item["storage_id"] is not None
-        else None
-    )
-    if storage is None:
-        raise NotFound("The storage of this item was removed.", field="storage")
-    try:
-        adapter = ctx.storages.adapter_for(session, storage)
-    except StorageError as exc:
-        metrics.storage_error(storage.provider, exc.reason)
-        raise
     if what == "file":
+        adapter = _adapter(session, team, ctx, item["storage_id"], "storage of this item")
         return FileTarget(adapter, slot.storage_key, slot.file_name)
+    # derivatives the worker wrote to a read-only storage's derivatives_storage are read there
+    held_by = slot.derivatives_storage_id or item["storage_id"]
+    adapter = _adapter(session, team, ctx, held_by, "storage holding this item's derivatives")
     if what == "thumbnail":
         if not slot.storage_thumbnail_key:
             raise _missing("thumbnail yet")

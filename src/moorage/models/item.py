@@ -78,6 +78,10 @@ class Slot(Base):
     extract_views: Mapped[bool] = mapped_column(default=False)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
     total_sections: Mapped[int] = mapped_column(Integer, default=0)
+    #: where the worker wrote this slot's derivatives when not in the item's own storage (a
+    #: read-only storage's ``derivatives_storage``); ``None``: the item's storage holds them.
+    #: No foreign key: it would make every storage delete scan this table (see the decision)
+    derivatives_storage_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class Section(Base):

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from moorage.models.base import Base, utcnow
+from moorage.models.base import Base, JSONType, utcnow
 
 
 class StorageConfig(Base):
@@ -30,5 +30,21 @@ class StorageConfig(Base):
     credentials_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     #: set by the operator only (CLI): may this storage use the server's own cloud credentials?
     allow_ambient_credentials: Mapped[bool] = mapped_column(default=False, server_default=false())
+    #: where the bucket's change events arrive: ``{"kind": "sqs", "queue_url", "region"}``
+    events: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    #: read-only storage only: another storage of the team (read-write) where the workers
+    #: write thumbnails, frames and slices, so the originals need no ``moorage prepare``
+    derivatives_storage_id: Mapped[int | None] = mapped_column(
+        ForeignKey("storages.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def makes_derivatives(self) -> bool:
+        """Do moorage's workers make this storage's derivatives (on registration, re-sync)?
+
+        Read-write storage: yes, under its prefix. Read-only storage: only when it names a
+        ``derivatives_storage``; otherwise the caller supplies them (``moorage prepare``).
+        """
+        return not self.readonly or self.derivatives_storage_id is not None

@@ -2,50 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
-
 from moorage.storage.base import BucketNotFound, StorageAdapter, StorageError
 from moorage.storage.egress import EgressPolicy, EndpointRefused
 from moorage.storage.local import LocalStorage, resolve_local_bucket
+from moorage.storage.spec import StorageSpec
 
 __all__ = ["PROVIDERS", "StorageSpec", "build_adapter", "check_endpoints"]
 
 PROVIDERS = ("local", "aws", "minio", "azure", "gcp")
 
 
-@dataclass(frozen=True)
-class StorageSpec:
-    """Everything needed to reach one bucket. ``credentials`` holds decrypted secrets."""
-
-    provider: str
-    bucket: str
-    region: str | None = None
-    endpoint_url: str | None = None
-    #: provider options that are not secret (e.g. Azure ``account``, S3 ``path_style``)
-    options: dict[str, Any] = field(default_factory=dict)
-    #: secret values (access keys, connection strings, service-account JSON); never logged
-    credentials: dict[str, str] = field(default_factory=dict, repr=False)
-    #: ``local`` only: the resolved folders the bucket may resolve into, a relative bucket under
-    #: the first (for a team's storage: its ``<root>/<team-slug>`` areas, then its grants)
-    local_roots: tuple[Path, ...] = ()
-    #: where a team-named endpoint may lead; ``None`` only for adapters the operator's own
-    #: code builds (the server always gives the policy of ``MOORAGE_ALLOWED_ENDPOINTS``)
-    egress: EgressPolicy | None = None
-    #: the operator's grant to use the server's own cloud credentials (``moorage admin
-    #: allow-ambient-credentials``); without it a storage with no credentials is anonymous
-    allow_ambient_credentials: bool = False
-
-
 def check_endpoints(spec: StorageSpec) -> None:
     """Refuse, before anything is contacted, every endpoint ``spec`` names that the policy
     forbids: ``endpoint_url``, an Azure connection string's ``BlobEndpoint``/``EndpointSuffix``,
-    a GCS key's ``token_uri``; and names that would steer a provider's own host name.
+    a GCS key's ``token_uri``, the event queue's URL; and names that would steer a provider's
+    own host name.
 
     Raises ``EndpointRefused`` whose ``field`` names the storage field at fault.
     """
     policy = spec.egress or EgressPolicy()
+    if spec.events:
+        from moorage.storage.events_sqs import check_events
+
+        check_events(spec)
     if spec.endpoint_url:
         policy.check_url(spec.endpoint_url)
     if spec.provider in ("aws", "minio"):

@@ -55,6 +55,17 @@ class StorageRepository:
             update(StorageConfig).where(StorageConfig.team_id == team.id).values(is_default=False)
         )
 
+    def naming_as_derivatives(self, session: Session, storage: StorageConfig) -> list[str]:
+        """The slugs of the team's storages whose ``derivatives_storage`` is ``storage``."""
+        return list(
+            session.scalars(
+                select(StorageConfig.slug).where(
+                    StorageConfig.team_id == storage.team_id,
+                    StorageConfig.derivatives_storage_id == storage.id,
+                )
+            ).all()
+        )
+
     def in_use(self, session: Session, storage: StorageConfig) -> bool:
         return bool(session.scalar(select(exists().where(Item.storage_id == storage.id))))
 

@@ -1,11 +1,31 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from moorage.kit.schemas import NameStr, SafeJson, SafeStr
 from moorage.storage.factory import PROVIDERS
 
 ProviderField = Field(description=f"one of {', '.join(PROVIDERS)}")
+DerivativesField = Field(
+    default=None,
+    max_length=200,
+    description="read-only storage: the slug of a read-write storage of the team where the "
+    "workers write thumbnails, frames and slices",
+)
+
+
+class SqsEventsIn(BaseModel):
+    """The bucket sends S3 event notifications to this SQS queue (aws and minio storage)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["sqs"]
+    queue_url: NameStr = Field(
+        min_length=1, max_length=2048, pattern=r"^https?://", description="http(s) queue URL"
+    )
+    region: NameStr | None = Field(default=None, max_length=100)
 
 
 class StorageCreate(BaseModel):
@@ -24,6 +44,8 @@ class StorageCreate(BaseModel):
     credentials: dict[str, SafeStr] | None = Field(
         default=None, description="secret values; stored encrypted, never returned"
     )
+    events: SqsEventsIn | None = None
+    derivatives_storage: NameStr | None = DerivativesField
 
 
 class StorageUpdate(BaseModel):
@@ -38,3 +60,6 @@ class StorageUpdate(BaseModel):
     endpoint_url: NameStr | None = Field(default=None, max_length=1024)
     options: SafeJson | None = None
     credentials: dict[str, SafeStr] | None = None
+    #: ``null`` removes the queue / the derivatives storage
+    events: SqsEventsIn | None = None
+    derivatives_storage: NameStr | None = DerivativesField

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from moorage.context import StorageRegistry
 from moorage.errors import Conflict, NotFound, ValidationFailed
@@ -36,7 +36,17 @@ def storage_json(storage: StorageConfig) -> dict[str, Any]:
         "has_credentials": storage.credentials_encrypted is not None,
         # granted by the operator only (moorage admin allow-ambient-credentials)
         "ambient_credentials": storage.allow_ambient_credentials,
+        "events": storage.events,
+        "derivatives_storage": _derivatives_slug(storage),
     }
+
+
+def _derivatives_slug(storage: StorageConfig) -> str | None:
+    session = object_session(storage)
+    if storage.derivatives_storage_id is None or session is None:
+        return None
+    target = storage_repository.get_by_id(session, storage.team_id, storage.derivatives_storage_id)
+    return target.slug if target is not None else None
 
 
 class StorageService:
@@ -93,7 +103,12 @@ class StorageService:
             credentials_encrypted=secrets.encrypt(payload.credentials)
             if payload.credentials
             else None,
+            events=payload.events.model_dump(exclude_none=True) if payload.events else None,
         )
+        storage.derivatives_storage_id = self._derivatives_id(
+            session, team, storage, payload.derivatives_storage
+        )
+        self._check_derivatives(session, storage)
         self._check_location(session, storage, registry)
         session.add(storage)
         session.flush()
@@ -119,9 +134,15 @@ class StorageService:
             storage.credentials_encrypted = secrets.encrypt(creds) if creds else None
         if "prefix" in changes and changes["prefix"] is not None:
             changes["prefix"] = changes["prefix"].strip("/")
+        if "derivatives_storage" in changes:
+            slug_of = changes.pop("derivatives_storage")
+            storage.derivatives_storage_id = self._derivatives_id(session, team, storage, slug_of)
+        if changes.get("events") is not None:
+            changes["events"] = {k: v for k, v in changes["events"].items() if v is not None}
         for field, value in changes.items():
-            if value is not None or field in ("region", "endpoint_url"):
+            if value is not None or field in ("region", "endpoint_url", "events"):
                 setattr(storage, field, value)
+        self._check_derivatives(session, storage)
         self._check_location(session, storage, registry)
         session.flush()
         return storage
@@ -166,8 +187,57 @@ class StorageService:
             raise Conflict(
                 f"Storage {slug!r} still holds registered items; delete them first.", field="slug"
             )
+        users = storage_repository.naming_as_derivatives(session, storage)
+        if users:
+            raise Conflict(
+                f"Storage {slug!r} is the derivatives_storage of {', '.join(map(repr, users))}; "
+                "point those elsewhere first.",
+                field="slug",
+            )
         session.delete(storage)
         session.flush()
+
+    @staticmethod
+    def _derivatives_id(
+        session: Session, team: Team, storage: StorageConfig, slug: str | None
+    ) -> int | None:
+        """The id of the storage ``slug`` names as ``derivatives_storage``: the team's own only."""
+        if slug is None:
+            return None
+        target = storage_repository.get_by_slug(session, team, slug)
+        if target is None:
+            raise NotFound(
+                f"Storage {slug!r} does not exist in team {team.slug!r}.",
+                field="derivatives_storage",
+            )
+        if target.id is not None and target.id == storage.id:
+            raise ValidationFailed(
+                "must name another storage: a read-only storage cannot hold its own derivatives",
+                field="derivatives_storage",
+            )
+        if target.readonly:
+            raise ValidationFailed(
+                f"Storage {slug!r} is read-only; the workers must be able to write there.",
+                field="derivatives_storage",
+            )
+        return target.id
+
+    @staticmethod
+    def _check_derivatives(session: Session, storage: StorageConfig) -> None:
+        """After an update: the link still joins a read-only storage to a read-write one."""
+        if storage.derivatives_storage_id is not None and not storage.readonly:
+            raise ValidationFailed(
+                "only a read-only storage names a derivatives_storage; send "
+                '"derivatives_storage": null with "readonly": false',
+                field="derivatives_storage",
+            )
+        users = storage_repository.naming_as_derivatives(session, storage) if storage.id else []
+        if storage.readonly and users:
+            raise ValidationFailed(
+                f"cannot be true: this storage holds the derivatives of "
+                f"{', '.join(map(repr, users))}",
+                field="readonly",
+            )
 
     @staticmethod
     def _check_provider(provider: str) -> None:

@@ -28,6 +28,8 @@ class Outcome:
     folder: str
     size: int | None
     result: SlotResult | None
+    #: the storage the derivatives went to when it is not the item's own
+    derivatives_storage_id: int | None = None
 
     def key(self, name: str) -> str:
         return join_key(self.folder, name)
@@ -57,8 +59,11 @@ def _record_result(
         meta["source_files"] = [s.as_json() for s in work.sources]
     slot.meta = meta
     slot.total_sections = result.total_sections
-    if not slot.storage_thumbnail_key and result.thumbnail_name:
+    # derivatives kept in another storage: all of them are the worker's, the thumbnail too
+    elsewhere = outcome.derivatives_storage_id is not None
+    if result.thumbnail_name and (elsewhere or not slot.storage_thumbnail_key):
         slot.storage_thumbnail_key = outcome.key(result.thumbnail_name)
+    slot.derivatives_storage_id = outcome.derivatives_storage_id
     sections = [
         Section(
             slot_id=slot.id,

@@ -1,8 +1,17 @@
-"""Derivatives go straight to the storage, under ``{prefix}/{item_id}/files/{slot_id}/``."""
+"""Derivatives go straight to a storage, under ``{prefix}/{item_id}/files/{slot_id}/``.
+
+That storage is the item's own (read-write), or the ``derivatives_storage`` a read-only storage
+names: its originals are only read, and the slot records where its derivatives went.
+"""
 
 from __future__ import annotations
 
-from moorage.storage.base import StorageAdapter, join_key
+from sqlalchemy.orm import Session
+
+from moorage.context import StorageRegistry
+from moorage.models import StorageConfig
+from moorage.storage.base import StorageAdapter, StorageError, join_key
+from moorage.storages.repository import storage_repository
 
 
 def slot_folder(prefix: str, item_id: object, slot_id: object) -> str:
@@ -10,9 +19,11 @@ def slot_folder(prefix: str, item_id: object, slot_id: object) -> str:
 
 
 class StorageSink:
-    def __init__(self, adapter: StorageAdapter, folder: str) -> None:
+    def __init__(self, adapter: StorageAdapter, folder: str, storage_id: int | None = None) -> None:
         self.adapter = adapter
         self.folder = folder
+        #: the storage written to when it is not the item's own (``Slot.derivatives_storage_id``)
+        self.storage_id = storage_id
         self.written: list[str] = []
 
     def key(self, name: str) -> str:
@@ -22,3 +33,37 @@ class StorageSink:
         key = self.key(name)
         self.adapter.put(key, data, content_type=content_type)
         self.written.append(key)
+
+
+class NoDerivativesStorage(StorageError):
+    reason = "STORAGE_READ_ONLY"
+
+
+def derivatives_sink(
+    session: Session,
+    registry: StorageRegistry,
+    storage: StorageConfig,
+    *,
+    item_id: object,
+    slot_id: object,
+    originals: StorageAdapter,
+) -> StorageSink:
+    """Where the derivatives of one slot of an item of ``storage`` are written.
+
+    Never into a read-only storage: without a derivatives storage of the same team that is an
+    error of the job, not a write.
+    """
+    if not storage.readonly:
+        return StorageSink(originals, slot_folder(storage.prefix, item_id, slot_id))
+    target = (
+        storage_repository.get_by_id(session, storage.team_id, storage.derivatives_storage_id)
+        if storage.derivatives_storage_id is not None
+        else None
+    )
+    if target is None or target.readonly:
+        raise NoDerivativesStorage(
+            f"Storage {storage.slug!r} is read-only and names no (read-write) "
+            "derivatives_storage: moorage writes nothing there."
+        )
+    adapter = registry.adapter_for(session, target)
+    return StorageSink(adapter, slot_folder(target.prefix, item_id, slot_id), target.id)

@@ -26,7 +26,7 @@ from moorage.worker.failure import TransientJobError, WorkRemoved, error_payload
 from moorage.worker.leases import JobLost, Lease, Leases, heartbeat_every
 from moorage.worker.record import Outcome, finish_item, record_outcome
 from moorage.worker.repository import job_repository, work_repository
-from moorage.worker.sink import StorageSink, slot_folder
+from moorage.worker.sink import StorageSink, derivatives_sink, slot_folder
 from moorage.worker.work import Work, read_work
 
 __all__ = [
@@ -118,15 +118,24 @@ def _leased(ctx: AppContext, job_id: uuid.UUID, lease: Lease) -> str:
 
 def run(ctx: AppContext, work: Work, lease: Lease) -> Outcome:
     """Open the storage, read the originals and write the derivatives (unless supplied)."""
-    adapter = _open_adapter(ctx, work)
-    return make_derivatives(work, adapter, lease=lease, limits=limits_from(ctx.settings))
+    adapter, sink = _open_storages(ctx, work)
+    return make_derivatives(
+        work, adapter, lease=lease, limits=limits_from(ctx.settings), sink=sink
+    )
 
 
 def make_derivatives(
-    work: Work, adapter: StorageAdapter, *, lease: Lease, limits: Limits
+    work: Work,
+    adapter: StorageAdapter,
+    *,
+    lease: Lease,
+    limits: Limits,
+    sink: StorageSink | None = None,
 ) -> Outcome:
-    """The storage part of a run: no database, so any adapter (``MemoryStorage`` too) serves."""
-    sink = StorageSink(adapter, slot_folder(work.prefix, work.item_id, work.slot_id))
+    """The storage part of a run: no database, so any adapter (``MemoryStorage`` too) serves.
+    ``sink``: where the derivatives go (default: the originals' storage, under its prefix)."""
+    if sink is None:
+        sink = StorageSink(adapter, slot_folder(work.prefix, work.item_id, work.slot_id))
     size = adapter.head(work.storage_key).size
     if work.supplied:
         return Outcome(sink.folder, size, None)
@@ -146,7 +155,7 @@ def make_derivatives(
             )
         if work.kind == "dicom":
             result.metadata["layout_key"] = list(dicom_layout_key(paths[0]))
-    return Outcome(sink.folder, size, result)
+    return Outcome(sink.folder, size, result, derivatives_storage_id=sink.storage_id)
 
 
 def record(ctx: AppContext, work: Work, outcome: Outcome) -> None:
@@ -160,13 +169,24 @@ def record(ctx: AppContext, work: Work, outcome: Outcome) -> None:
         finish_item(session, work.item_id)
 
 
-def _open_adapter(ctx: AppContext, work: Work) -> StorageAdapter:
+def _open_storages(ctx: AppContext, work: Work) -> tuple[StorageAdapter, StorageSink]:
+    """The originals' adapter and the sink of the derivatives (the same storage, or the
+    derivatives storage a read-only one names)."""
     # checked on every job: a local folder whose grant was revoked is refused at once
     with ctx.db.session() as session:
         storage = work_repository.storage(session, work.storage_id)
         if storage is None:
             raise WorkRemoved()
-        return ctx.storages.adapter_for(session, storage)
+        adapter = ctx.storages.adapter_for(session, storage)
+        sink = derivatives_sink(
+            session,
+            ctx.storages,
+            storage,
+            item_id=work.item_id,
+            slot_id=work.slot_id,
+            originals=adapter,
+        )
+        return adapter, sink
 
 
 def _download(adapter: StorageAdapter, work: Work, index: int, folder: Path) -> Path:
