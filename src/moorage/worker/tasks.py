@@ -81,21 +81,6 @@ class _Work:
     started: float = field(default_factory=time.perf_counter)
 
 
-def _sources(session: Session, slot: Slot) -> list[dict[str, str]]:
-    """The files of the slot: one, or the files of a series (kept across re-runs)."""
-    kept = slot.meta.get("source_files")
-    if kept:
-        return [dict(s) for s in kept]
-    rows = work_repository.sections(session, slot.id)
-    files = [
-        {"storage_key": r.storage_key, "file_name": r.file_name or ""}
-        for r in rows
-        if r.storage_key
-    ]
-    unique = list({f["storage_key"]: f for f in files}.values())
-    return unique or [{"storage_key": slot.storage_key, "file_name": slot.file_name}]
-
-
 def _supplied(session: Session, slot: Slot) -> bool:
     """The caller gave every derivative: use them as given, regenerate nothing."""
     if not slot.storage_thumbnail_key:
@@ -117,7 +102,7 @@ def _load(session: Session, job_id: uuid.UUID, token: int) -> _Work | None:
     storage = work_repository.storage(session, item.storage_id)
     if storage is None:
         return None
-    sources = _sources(session, slot)
+    sources = work_repository.source_files(slot)
     return _Work(job_id, token, item, slot, storage, sources, _supplied(session, slot))
 
 
@@ -175,8 +160,6 @@ def _record(
         "width": result.width,
         "height": result.height,
     }
-    if len(work.sources) > 1:
-        meta["source_files"] = work.sources
     slot.meta = meta
     slot.total_sections = result.total_sections
     if size is not None and slot.size_bytes is None:
