@@ -10,6 +10,7 @@ validation, no HTTP, no ORM: what moorage is measured against.
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 import uuid
 from datetime import UTC, datetime
@@ -19,17 +20,53 @@ from urllib.parse import quote
 
 import orjson
 import psycopg
-import sqlite3
 
-_ITEM_COLS = (
-    "id team_id dataset_id storage_id name path status processing_status archived priority "
-    "size_bytes primary_type layout options inserted_at updated_at"
-).split()
-_SLOT_COLS = (
-    "id item_id position slot_name type kind file_name storage_key storage_thumbnail_key "
-    "size_bytes fps as_frames extract_views metadata total_sections"
-).split()
-_JOB_COLS = "id team_id item_id slot_id kind status attempts created_at updated_at".split()
+_ITEM_COLS = [
+    "id",
+    "team_id",
+    "dataset_id",
+    "storage_id",
+    "name",
+    "path",
+    "status",
+    "processing_status",
+    "archived",
+    "priority",
+    "size_bytes",
+    "primary_type",
+    "layout",
+    "options",
+    "inserted_at",
+    "updated_at",
+]
+_SLOT_COLS = [
+    "id",
+    "item_id",
+    "position",
+    "slot_name",
+    "type",
+    "kind",
+    "file_name",
+    "storage_key",
+    "storage_thumbnail_key",
+    "size_bytes",
+    "fps",
+    "as_frames",
+    "extract_views",
+    "metadata",
+    "total_sections",
+]
+_JOB_COLS = [
+    "id",
+    "team_id",
+    "item_id",
+    "slot_id",
+    "kind",
+    "status",
+    "attempts",
+    "created_at",
+    "updated_at",
+]
 
 
 def _new_id() -> uuid.UUID:
@@ -93,7 +130,7 @@ def _sqlite_insert(path: str, tables: dict[str, tuple[list[str], list[tuple[Any,
         for table, (cols, rows) in tables.items():
             marks = ", ".join("?" * len(cols))
             conn.executemany(
-                f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})",  # noqa: S608
+                f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})",
                 rows,
             )
         conn.commit()

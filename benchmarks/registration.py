@@ -35,9 +35,10 @@ from moorage.app import create_app
 from moorage.config import Settings
 from moorage.context import AppContext
 from moorage.db import migrate
-from moorage.models import Item, Slot
-from moorage.models.base import utcnow
+from moorage.models import Item
+from moorage.models.base import new_uuids, utcnow
 from moorage.registration.repository import registration_repository
+from moorage.registration.rows import Bulk
 from moorage.teams.service import team_service
 
 V7_CEILING = 100 * 100 / 60  # items/s: 100 items per request, 100 requests per minute
@@ -91,7 +92,8 @@ class Bench:
         self.root = settings.resolved_local_roots[0] / "bench" / "media"
         (self.root / "imgs").mkdir(parents=True, exist_ok=True)
         r = self.client.post(
-            "/api/teams/bench/storage", json={"name": "media", "provider": "local", "bucket": "media"}
+            "/api/teams/bench/storage",
+            json={"name": "media", "provider": "local", "bucket": "media"},
         )
         r.raise_for_status()
         self.storage_id = r.json()["id"]
@@ -161,61 +163,56 @@ class Bench:
 def bulk_items(ctx: AppContext, dataset_id: int, total: int) -> None:
     """Insert items + slots directly, 20,000 per transaction, as the registration repository does."""
     with ctx.db.session() as session:
-        team_id = session.execute(Item.__table__.select().limit(1)).mappings().first()["team_id"]
-        storage_id = (
-            session.execute(Item.__table__.select().limit(1)).mappings().first()["storage_id"]
-        )
+        first = session.execute(Item.__table__.select().limit(1)).mappings().one()
     done = 0
     now = utcnow()
+    item_cols = ("id", "name", "path", "priority", "size_bytes")
+    slot_cols = ("id", "item_id", "file_name", "storage_key", "size_bytes")
     while done < total:
         batch = min(20_000, total - done)
-        items: list[dict[str, Any]] = []
-        slots: list[dict[str, Any]] = []
-        for i in range(done, done + batch):
-            iid = uuid.uuid4()
-            items.append(
-                {
-                    "id": iid,
-                    "team_id": team_id,
-                    "dataset_id": dataset_id,
-                    "storage_id": storage_id,
-                    "name": f"bulk{i:08d}.jpg",
-                    "path": "/bulk",
-                    "status": "new",
-                    "processing_status": "complete",
-                    "processing_error": None,
-                    "archived": False,
-                    "priority": i % 5,
-                    "size_bytes": 1000 + i,
-                    "primary_type": "image",
-                    "layout": {"version": 1, "type": "simple", "slots": ["0"]},
-                    "options": {},
-                    "inserted_at": now,
-                    "updated_at": now,
-                }
-            )
-            slots.append(
-                {
-                    "id": uuid.uuid4(),
-                    "item_id": iid,
-                    "position": 0,
-                    "slot_name": "0",
-                    "type": "image",
-                    "kind": "image",
-                    "file_name": f"bulk{i:08d}.jpg",
-                    "storage_key": f"bulk/{i:08d}.jpg",
-                    "storage_thumbnail_key": None,
-                    "size_bytes": 1000 + i,
-                    "fps": None,
-                    "as_frames": False,
-                    "extract_views": False,
-                    "metadata": {"width": 640, "height": 480},
-                    "total_sections": 1,
-                }
+        items = Bulk(
+            "items",
+            item_cols,
+            constants={
+                "team_id": first["team_id"],
+                "dataset_id": dataset_id,
+                "storage_id": first["storage_id"],
+                "status": "new",
+                "processing_status": "complete",
+                "processing_error": None,
+                "archived": False,
+                "primary_type": "image",
+                "layout": {"version": 1, "type": "simple", "slots": ["0"]},
+                "options": {},
+                "inserted_at": now,
+                "updated_at": now,
+            },
+        )
+        slots = Bulk(
+            "slots",
+            slot_cols,
+            constants={
+                "position": 0,
+                "slot_name": "0",
+                "type": "image",
+                "kind": "image",
+                "storage_thumbnail_key": None,
+                "fps": None,
+                "as_frames": False,
+                "extract_views": False,
+                "metadata": {"width": 640, "height": 480},
+                "total_sections": 1,
+            },
+        )
+        ids = new_uuids(2 * batch)
+        for n, i in enumerate(range(done, done + batch)):
+            items.rows.append((ids[2 * n], f"bulk{i:08d}.jpg", "/bulk", i % 5, 1000 + i))
+            slots.rows.append(
+                (ids[2 * n + 1], ids[2 * n], f"bulk{i:08d}.jpg", f"bulk/{i:08d}.jpg", 1000 + i)
             )
         with ctx.db.session() as session:
-            registration_repository.insert_rows(session, Item, items)
-            registration_repository.insert_rows(session, Slot, slots)
+            registration_repository.insert(session, items)
+            registration_repository.insert(session, slots)
         done += batch
     # what PostgreSQL's autovacuum (or SQLite's optimize) does after a bulk load: fresh statistics
     with ctx.db.engine.connect() as conn:

@@ -49,9 +49,7 @@ def _copy(session: Session, bulk: Bulk, *, into: str | None = None) -> None:
     """PostgreSQL's COPY, in this session's transaction: JSON as text, the constants once."""
     table = _table(bulk)
     json_cols = {c.name for c in table.columns if isinstance(c.type, JSON)}
-    constants = tuple(
-        _json_text(v) if c in json_cols else v for c, v in bulk.constants.items()
-    )
+    constants = tuple(_json_text(v) if c in json_cols else v for c, v in bulk.constants.items())
     json_at = [i for i, c in enumerate(bulk.columns) if c in json_cols]
     cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
     with cursor.copy(f"COPY {into or table.name} ({_names(bulk)}) FROM STDIN") as copy:

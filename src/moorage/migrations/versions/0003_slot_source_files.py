@@ -62,9 +62,7 @@ def upgrade() -> None:
     # a series registered but not processed yet: its files are source sections
     for slot_id, files in _files_from_sections(conn).items():
         if len(files) > 1:
-            conn.execute(
-                sa.update(_slots).where(_slots.c.id == slot_id).values(source_files=files)
-            )
+            conn.execute(sa.update(_slots).where(_slots.c.id == slot_id).values(source_files=files))
     conn.execute(
         sa.delete(_sections).where(
             _sections.c.storage_key.is_not(None), _sections.c.storage_hq_key.is_(None)
