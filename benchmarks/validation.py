@@ -24,8 +24,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, 
 
 from moorage.kit.text import unsafe_text
 from moorage.registration.layout import default_layout
-from moorage.registration.model import ItemIn, SlotIn
-from moorage.registration.normalize import MAX_FILE_NAME, MAX_NAME, check_storable, normalize_item
+from moorage.registration.model import Blocked, ItemIn, SlotIn
+from moorage.registration.normalize import (
+    MAX_FILE_NAME,
+    MAX_NAME,
+    _bool,
+    check_storable,
+    normalize_item,
+)
 from moorage.registration.normalize import normalize_path as hand_path
 from moorage.registration.types import extension_kind
 
@@ -40,13 +46,10 @@ def _single_line(value: str) -> str:
 
 
 def _lenient_bool(value: Any) -> bool:
-    if value is None:
-        return False
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise ValueError("must be true or false")
+    try:
+        return _bool(value, "flag")
+    except Blocked:
+        raise ValueError("must be true or false") from None
 
 
 Line = Annotated[str, AfterValidator(_single_line)]
