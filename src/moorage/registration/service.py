@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from moorage.context import AppContext
 from moorage.datasets.service import dataset_service
 from moorage.errors import PayloadTooLarge, ValidationFailed
-from moorage.models import Team
+from moorage.models import Dataset, StorageConfig, Team
 from moorage.models.base import utcnow
 from moorage.ops import metrics
 from moorage.registration.checks import (
@@ -26,7 +26,7 @@ from moorage.registration.repository import registration_repository
 from moorage.registration.rows import build_rows
 from moorage.registration.schemas import RegisterRequest
 from moorage.registration.types import has_extension
-from moorage.storage.base import StorageError
+from moorage.storage.base import StorageAdapter, StorageError
 from moorage.storages.service import storage_service
 from moorage.worker.dispatch import send_after_commit
 
@@ -48,29 +48,10 @@ class RegistrationService:
         committed: the caller owns the unit of work). A bad item is blocked with a reason, never
         an error; ``render.response_json(result)`` is the Darwin response."""
         started = time.perf_counter()
-        limit = ctx.settings.max_items_per_request
-        if len(payload.items) > limit:
-            raise PayloadTooLarge(
-                f"A request may register at most {limit} items; this one has "
-                f"{len(payload.items)}. Split it into several requests.",
-                field="items",
-            )
-        dataset = dataset_service.get_by_slug(session, team, payload.dataset_slug)
-        storage = storage_service.for_registration(session, team, payload.storage_slug)
-        try:
-            adapter = ctx.storages.adapter_for(session, storage)
-        except StorageError as exc:
-            raise ValidationFailed(
-                f"Storage {storage.slug!r} cannot be used: {exc.message}", field="storage_slug"
-            ) from None
+        dataset, storage, adapter = self._target(session, team, payload, ctx)
         readonly = storage.readonly or force_readonly
-
         items = [normalize_item(i, raw) for i, raw in enumerate(payload.items)]
-        self._check_types_and_fields(items, readonly=readonly)
-        check_key_syntax(items)
-        self._block_duplicates(session, dataset.id, items)
-        resolve_unknown_types(items, adapter)
-        check_keys_exist(items, adapter)
+        self._check(session, dataset.id, items, adapter, readonly=readonly)
 
         accepted = [i for i in items if not i.blocked]
         now = utcnow()
@@ -90,7 +71,6 @@ class RegistrationService:
         job_ids = [r[0] for r in rows.jobs.rows if r[1] in inserted]
         session.flush()
         send_after_commit(session, job_ids)
-
         result = RegistrationResult(
             registered=[i for i in accepted if i.id in inserted],
             blocked=[i for i in items if i.blocked],
@@ -101,10 +81,59 @@ class RegistrationService:
             registered_at=now,
             base_url=base_url,
         )
+        self._report(result, team, dataset, storage, seconds=time.perf_counter() - started)
+        return result
+
+    def _target(
+        self, session: Session, team: Team, payload: RegisterRequest, ctx: AppContext
+    ) -> tuple[Dataset, StorageConfig, StorageAdapter]:
+        """The dataset and storage the request names, and the storage's adapter."""
+        limit = ctx.settings.max_items_per_request
+        if len(payload.items) > limit:
+            raise PayloadTooLarge(
+                f"A request may register at most {limit} items; this one has "
+                f"{len(payload.items)}. Split it into several requests.",
+                field="items",
+            )
+        dataset = dataset_service.get_by_slug(session, team, payload.dataset_slug)
+        storage = storage_service.for_registration(session, team, payload.storage_slug)
+        try:
+            adapter = ctx.storages.adapter_for(session, storage)
+        except StorageError as exc:
+            raise ValidationFailed(
+                f"Storage {storage.slug!r} cannot be used: {exc.message}", field="storage_slug"
+            ) from None
+        return dataset, storage, adapter
+
+    def _check(
+        self,
+        session: Session,
+        dataset_id: int,
+        items: list[ItemIn],
+        adapter: StorageAdapter,
+        *,
+        readonly: bool,
+    ) -> None:
+        """Every check after the item's own, cheapest first: a blocked item skips the rest."""
+        self._check_types_and_fields(items, readonly=readonly)
+        check_key_syntax(items)
+        self._block_duplicates(session, dataset_id, items)
+        resolve_unknown_types(items, adapter)
+        check_keys_exist(items, adapter)
+
+    @staticmethod
+    def _report(
+        result: RegistrationResult,
+        team: Team,
+        dataset: Dataset,
+        storage: StorageConfig,
+        *,
+        seconds: float,
+    ) -> None:
         blocked = [i.blocked_json() for i in result.blocked]
         metrics.record_registration(
             provider=storage.provider,
-            readonly=readonly,
+            readonly=result.readonly,
             registered=len(result.registered),
             blocked=blocked,
         )
@@ -115,10 +144,9 @@ class RegistrationService:
             storage=storage.slug,
             registered=len(result.registered),
             blocked=len(blocked),
-            readonly=readonly,
-            seconds=round(time.perf_counter() - started, 3),
+            readonly=result.readonly,
+            seconds=round(seconds, 3),
         )
-        return result
 
     @staticmethod
     def _exists_message(item: ItemIn) -> str:
