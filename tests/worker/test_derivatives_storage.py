@@ -168,12 +168,6 @@ class TestLocalOriginalsLocalDerivatives:
         thumb = api.get(_item(api, item["id"])["slots"][0]["thumbnail_url"])
         assert thumb.status_code == 200 and thumb.content == (media / "a_thumb.jpg").read_bytes()
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="registration/service.py decides on storage.readonly; with "
-        "`readonly = not storage.makes_derivatives or force_readonly` it queues these items "
-        "(a one-line change left to the merge: that file belongs to another change)",
-    )
     def test_registration_on_it_queues_processing(
         self, api: TestClient, ctx: AppContext, dataset, folders
     ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from moorage.context import AppContext
-from moorage.models import Job
+from moorage.models import Job, Slot
 from moorage.models.base import utcnow
 from moorage.worker.runtime import Runtime
 from tests.helpers import REGISTER, jpeg_bytes, make_storage, make_video
@@ -141,6 +142,29 @@ class TestDicom:
         slot = done["slots"][0]
         assert slot["metadata"]["width"] == 128
         assert "medical" in slot["metadata"]
+
+    def test_series_files_are_read_from_the_slot(
+        self, api, ctx: AppContext, dataset, bucket, put_file, runtime
+    ) -> None:
+        """A two-file series: the worker reads both from slots.source_files, which processing
+        leaves as registration wrote it; the sections are the slices made."""
+        make_storage(api)
+        put_file("s/1.dcm", dicom="CT_small.dcm")
+        put_file("s/2.dcm", dicom="CT_small.dcm")
+        files = [{"storage_key": f"s/{i}.dcm", "file_name": f"{i}.dcm"} for i in (1, 2)]
+        (item,) = _register(
+            api, [{"name": "ct", "slots": [{"slot_name": "0", **f} for f in files]}]
+        )
+        runtime.join()
+        done = _get(api, item["id"])
+        assert done["processing_status"] == "complete", done.get("processing_error")
+        slot = done["slots"][0]
+        assert slot["total_sections"] == 2 and "source_files" not in slot["metadata"]
+        assert [s["section_index"] for s in slot["sections"]] == [1, 2]
+        assert all("hq_url" in s and "storage_key" not in s for s in slot["sections"])
+        with ctx.db.session() as session:
+            stored = session.get(Slot, uuid.UUID(slot["id"]))
+            assert stored is not None and stored.source_files == files
 
 
 class TestRecovery:

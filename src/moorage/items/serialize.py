@@ -26,9 +26,6 @@ def section_json(section: Mapping[Any, Any], *, base: str) -> dict[str, Any]:
         out["hq_url"] = f"{base}/sections/{n}/hq"
     if section.get("storage_lq_key"):
         out["lq_url"] = f"{base}/sections/{n}/lq"
-    if section.get("storage_key"):
-        out["storage_key"] = section["storage_key"]
-        out["file_name"] = section.get("file_name")
     return out
 
 
@@ -61,8 +58,22 @@ def slot_json(
     if slot["size_bytes"] is not None:
         out["size_bytes"] = slot["size_bytes"]
     if sections is not None:
-        out["sections"] = [section_json(s, base=base) for s in sections]
+        out["sections"] = [section_json(s, base=base) for s in sections] or _pending(slot)
     return out
+
+
+def _pending(slot: Mapping[Any, Any]) -> list[dict[str, Any]]:
+    """A series not processed yet has no sections: its files stand for them, one a file."""
+    return [
+        {
+            "section_index": n,
+            "width": None,
+            "height": None,
+            "storage_key": f["storage_key"],
+            "file_name": f["file_name"],
+        }
+        for n, f in enumerate(slot.get("source_files") or [], start=1)
+    ]
 
 
 def item_json(

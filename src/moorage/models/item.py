@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from moorage.models.base import Base, BigIntPK, JSONType, utcnow
+from moorage.models.base import Base, BigIntPK, JSONType, new_uuid, utcnow
 
 
 class Item(Base):
@@ -35,7 +35,7 @@ class Item(Base):
     )
 
     seq: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True, default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True, default=new_uuid)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
     storage_id: Mapped[int | None] = mapped_column(ForeignKey("storages.id", ondelete="SET NULL"))
@@ -59,7 +59,7 @@ class Slot(Base):
     __tablename__ = "slots"
     __table_args__ = (UniqueConstraint("item_id", "slot_name", name="uq_slots_item_slot_name"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_uuid)
     item_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("items.id", ondelete="CASCADE"), index=True
     )
@@ -82,10 +82,15 @@ class Slot(Base):
     #: read-only storage's ``derivatives_storage``); ``None``: the item's storage holds them.
     #: No foreign key: it would make every storage delete scan this table (see the decision)
     derivatives_storage_id: Mapped[int | None] = mapped_column(Integer)
+    #: the files of a series held in this slot, in order: ``[{"storage_key", "file_name"}]``,
+    #: written once at registration (``None``: the slot's one file, ``storage_key``)
+    source_files: Mapped[list[dict[str, str]] | None] = mapped_column(JSONType)
 
 
 class Section(Base):
-    """A section of a slot: a frame, page or slice, or one file of a DICOM series."""
+    """A section of a slot: a frame, page or slice that was made (or supplied) for viewing.
+
+    Only outputs: the source files of a series live in ``Slot.source_files``."""
 
     __tablename__ = "sections"
     __table_args__ = (UniqueConstraint("slot_id", "section_index", name="uq_sections_slot_index"),)
@@ -93,8 +98,6 @@ class Section(Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     slot_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("slots.id", ondelete="CASCADE"))
     section_index: Mapped[int] = mapped_column(Integer)
-    storage_key: Mapped[str | None] = mapped_column(Text)
-    file_name: Mapped[str | None] = mapped_column(String(1024))
     storage_hq_key: Mapped[str | None] = mapped_column(Text)
     storage_lq_key: Mapped[str | None] = mapped_column(Text)
     width: Mapped[int | None] = mapped_column(Integer)

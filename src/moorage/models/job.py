@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from moorage.models.base import Base, JSONType, utcnow
+from moorage.models.base import Base, JSONType, new_uuid, utcnow
 
 
 class Job(Base):
@@ -16,7 +16,7 @@ class Job(Base):
     __tablename__ = "jobs"
     __table_args__ = (Index("ix_jobs_status_updated", "status", "updated_at"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_uuid)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
     item_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("items.id", ondelete="CASCADE"), index=True

@@ -5,6 +5,7 @@ from typing import Any
 from moorage.deps import BaseUrlDep, CtxDep, PathTeamDep, SessionDep
 from moorage.kit.responses import FastJSONResponse
 from moorage.kit.routing import api_router
+from moorage.registration.render import response_json
 from moorage.registration.schemas import RegisterRequest
 from moorage.registration.service import registration_service
 
@@ -16,7 +17,7 @@ def register_existing(
     session: SessionDep, team: PathTeamDep, ctx: CtxDep, url: BaseUrlDep, body: RegisterRequest
 ) -> Any:
     result = registration_service.register(session, team, payload=body, ctx=ctx, base_url=url)
-    return FastJSONResponse(result)
+    return FastJSONResponse(response_json(result))
 
 
 @router.post("/v2/teams/{team}/items/register_existing_readonly", response_class=FastJSONResponse)
@@ -26,4 +27,4 @@ def register_existing_readonly(
     result = registration_service.register(
         session, team, payload=body, ctx=ctx, base_url=url, force_readonly=True
     )
-    return FastJSONResponse(result)
+    return FastJSONResponse(response_json(result))

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from moorage.errors import Failure
+
+#: the id of an ``ItemIn`` or ``SlotIn`` until its rows are built (only accepted ones get one)
+NO_ID = uuid.UUID(int=0)
+
 
 
 class Blocked(Failure):
@@ -49,8 +54,10 @@ class SlotIn:
     sections: list[SectionIn] = field(default_factory=list)
     #: number of payload entries merged into this slot (>1: a series)
     entries: int = 1
+    #: set when the rows are built: the sections the slot has (0 until processed, for most)
+    total_sections: int = 0
     error: Blocked | None = None
-    id: uuid.UUID = field(default_factory=uuid.uuid4)
+    id: uuid.UUID = NO_ID
 
     def storage_keys(self) -> list[tuple[str, str]]:
         """Every storage key this slot names, with the field it came from."""
@@ -77,7 +84,13 @@ class ItemIn:
     layout: dict[str, Any] | None = None
     priority: int = 0
     error: Blocked | None = None
-    id: uuid.UUID = field(default_factory=uuid.uuid4)
+    id: uuid.UUID = NO_ID
+
+    @property
+    def size_bytes(self) -> int | None:
+        """The sum of the slots' sizes, when any slot gave one."""
+        sizes = [s.size_bytes for s in self.slots if s.size_bytes is not None]
+        return sum(sizes) if sizes else None
 
     @property
     def blocked(self) -> bool:
@@ -132,3 +145,25 @@ class ItemIn:
         if "field" in first:
             out["field"] = first["field"]
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationResult:
+    """What one ``register_existing`` request did.
+
+    ``registered``: the items written, in payload order, each with its ids, its slots and their
+    final metadata; ``blocked``: the items not written, each with its reason. ``job_ids``: the
+    processing jobs created (sent to the queue after the commit). The Darwin response is
+    ``moorage.registration.render.response_json(result)``.
+    """
+
+    registered: list[ItemIn]
+    blocked: list[ItemIn]
+    job_ids: list[uuid.UUID]
+    team_slug: str
+    dataset_id: int
+    readonly: bool
+    #: the items' ``inserted_at`` and ``updated_at``
+    registered_at: datetime
+    #: the server's public URL, which the response's file URLs start with
+    base_url: str

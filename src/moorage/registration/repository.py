@@ -7,12 +7,13 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
-from psycopg.types.json import Jsonb
+import psycopg
 from sqlalchemy import JSON, Table, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from moorage.models import Folder, Item, ItemTag, Job, Section, Slot
+from moorage.models import Base, Folder, Item
+from moorage.registration.rows import Bulk, RegistrationRows
 
 _CHUNK = 2000
 
@@ -31,28 +32,67 @@ def _is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _orjson_dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
+def _table(bulk: Bulk) -> Table:
+    return Base.metadata.tables[bulk.table]
 
 
-def _copy(
-    session: Session, table: Table, rows: Sequence[dict[str, Any]], *, into: str | None = None
-) -> None:
-    """PostgreSQL's COPY: the fastest bulk path, in this session's transaction."""
-    columns = [c.name for c in table.columns if c.name in rows[0]]
+def _names(bulk: Bulk) -> str:
+    # column names come from the models (rows.py), never from a request
+    return ", ".join(f'"{c}"' for c in (*bulk.columns, *bulk.constants))
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def _copy(session: Session, bulk: Bulk, *, into: str | None = None) -> None:
+    """PostgreSQL's COPY, in this session's transaction: JSON as text, the constants once."""
+    table = _table(bulk)
     json_cols = {c.name for c in table.columns if isinstance(c.type, JSON)}
+    constants = tuple(_json_text(v) if c in json_cols else v for c, v in bulk.constants.items())
+    json_at = [i for i, c in enumerate(bulk.columns) if c in json_cols]
     cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
-    names = ", ".join(f'"{c}"' for c in columns)
-    with cursor.copy(f"COPY {into or table.name} ({names}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(
-                [
-                    Jsonb(row[c], dumps=_orjson_dumps)
-                    if c in json_cols and row[c] is not None
-                    else row[c]
-                    for c in columns
-                ]
-            )
+    with cursor.copy(f"COPY {into or table.name} ({_names(bulk)}) FROM STDIN") as copy:
+        for row in bulk.rows:
+            if json_at:
+                values = list(row)
+                for i in json_at:
+                    values[i] = _json_text(values[i])
+                row = tuple(values)
+            copy.write_row(row + constants)
+
+
+def _sqlite_rows(session: Session, bulk: Bulk) -> list[tuple[Any, ...]]:
+    """The rows in the driver's form (ids as hex text, timestamps and JSON as text), through
+    each column's own SQLAlchemy conversion: the constants once, the rest once a value."""
+    table, dialect = _table(bulk), session.get_bind().dialect
+
+    def processor(name: str) -> Any:
+        return table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+
+    constants = tuple(
+        (p(v) if (p := processor(c)) is not None else v) for c, v in bulk.constants.items()
+    )
+    convert = [(i, p) for i, c in enumerate(bulk.columns) if (p := processor(c)) is not None]
+    out: list[tuple[Any, ...]] = []
+    for row in bulk.rows:
+        values = list(row)
+        for i, p in convert:
+            values[i] = p(values[i])
+        out.append((*values, *constants))
+    return out
+
+
+def _sqlite_insert(session: Session, bulk: Bulk, *, suffix: str = "") -> int:
+    """``executemany`` on the driver, in this session's transaction: the rows written."""
+    marks = ", ".join("?" * (len(bulk.columns) + len(bulk.constants)))
+    sql = f"INSERT INTO {bulk.table} ({_names(bulk)}) VALUES ({marks}){suffix}"  # noqa: S608
+    written = 0
+    rows = _sqlite_rows(session, bulk)
+    for chunk in _chunks(rows, 10_000):
+        result = session.connection().exec_driver_sql(sql, list(chunk))
+        written += result.rowcount
+    return written
 
 
 class RegistrationRepository:
@@ -70,55 +110,62 @@ class RegistrationRepository:
             found.update((p, n) for p, n in rows)
         return found
 
-    def insert_items(self, session: Session, rows: Sequence[dict[str, Any]]) -> set[uuid.UUID]:
+    def insert_items(self, session: Session, bulk: Bulk) -> set[uuid.UUID]:
         """Insert items; a (dataset, path, name) that exists already is skipped, not an error.
 
         Returns the ids actually inserted, so a concurrent request that won the race for a name
         leaves this one's item out rather than making a second one.
         """
-        table = Item.__table__
-        inserted: set[uuid.UUID] = set()
-        if not rows:
-            return inserted
+        ids = [r[0] for r in bulk.rows]
+        if not ids:
+            return set()
         if _is_postgres(session):
-            # COPY into a scratch table, then one INSERT ... ON CONFLICT DO NOTHING from it
-            session.execute(
-                text(
-                    "CREATE TEMP TABLE IF NOT EXISTS items_incoming ON COMMIT DELETE ROWS "
-                    "AS SELECT * FROM items WITH NO DATA"
-                )
-            )
-            session.execute(text("TRUNCATE items_incoming"))
-            _copy(session, table, rows, into="items_incoming")  # type: ignore[arg-type]
-            # column names come from the model, never from a request
-            cols = ", ".join(f'"{c}"' for c in rows[0])
-            result = session.execute(
-                text(
-                    f"INSERT INTO items ({cols}) SELECT {cols} FROM items_incoming "  # noqa: S608
-                    "ON CONFLICT (dataset_id, path, name) DO NOTHING RETURNING id"
-                )
-            )
-            return set(result.scalars())
-        for chunk in _chunks(rows):
-            stmt = (
-                _insert(session, table)  # type: ignore[arg-type]
-                .on_conflict_do_nothing(index_elements=["dataset_id", "path", "name"])
-                .returning(table.c.id)
-            )
-            inserted.update(session.scalars(stmt, list(chunk)))
-        return inserted
+            return self._copy_items(session, bulk)
+        written = _sqlite_insert(
+            session, bulk, suffix=' ON CONFLICT ("dataset_id", "path", "name") DO NOTHING'
+        )
+        if written == len(ids):
+            return set(ids)
+        found: set[uuid.UUID] = set()
+        for chunk in _chunks(ids, 500):
+            found.update(session.scalars(select(Item.id).where(Item.id.in_(chunk))))
+        return found
 
-    def insert_rows(
-        self, session: Session, model: type[Any], rows: Sequence[dict[str, Any]]
-    ) -> None:
-        if not rows:
+    def _copy_items(self, session: Session, bulk: Bulk) -> set[uuid.UUID]:
+        # straight into the table; only when a name was taken meanwhile (a unique violation
+        # undone by the savepoint) through a scratch table and INSERT ... ON CONFLICT DO NOTHING
+        savepoint = session.begin_nested()
+        try:
+            _copy(session, bulk)
+        except psycopg.errors.UniqueViolation:
+            savepoint.rollback()
+        else:
+            savepoint.commit()
+            return {r[0] for r in bulk.rows}
+        session.execute(
+            text(
+                "CREATE TEMP TABLE IF NOT EXISTS items_incoming ON COMMIT DELETE ROWS "
+                "AS SELECT * FROM items WITH NO DATA"
+            )
+        )
+        session.execute(text("TRUNCATE items_incoming"))
+        _copy(session, bulk, into="items_incoming")
+        cols = _names(bulk)
+        result = session.execute(
+            text(
+                f"INSERT INTO items ({cols}) SELECT {cols} FROM items_incoming "  # noqa: S608
+                "ON CONFLICT (dataset_id, path, name) DO NOTHING RETURNING id"
+            )
+        )
+        return set(result.scalars())
+
+    def insert(self, session: Session, bulk: Bulk) -> None:
+        if not bulk.rows:
             return
-        table = model.__table__
         if _is_postgres(session):
-            _copy(session, table, rows)
-            return
-        for chunk in _chunks(rows):
-            session.execute(table.insert(), list(chunk))
+            _copy(session, bulk)
+        else:
+            _sqlite_insert(session, bulk)
 
     def insert_folders(self, session: Session, dataset_id: int, paths: Iterable[str]) -> None:
         rows = [{"dataset_id": dataset_id, "path": p} for p in sorted(set(paths))]
@@ -130,19 +177,16 @@ class RegistrationRepository:
         )
         session.execute(stmt, rows)
 
-    def insert_children(
-        self,
-        session: Session,
-        *,
-        slots: Sequence[dict[str, Any]],
-        sections: Sequence[dict[str, Any]],
-        tags: Sequence[dict[str, Any]],
-        jobs: Sequence[dict[str, Any]],
-    ) -> None:
-        self.insert_rows(session, Slot, slots)
-        self.insert_rows(session, Section, sections)
-        self.insert_rows(session, ItemTag, tags)
-        self.insert_rows(session, Job, jobs)
+    def write(self, session: Session, rows: RegistrationRows, dataset_id: int) -> set[uuid.UUID]:
+        """Every row of one registration; returns the ids of the items written (see
+        ``insert_items``): the other items' rows are left out."""
+        inserted = self.insert_items(session, rows.items)
+        if len(inserted) < len(rows.items.rows):
+            rows = rows.keeping(inserted)
+        for bulk in rows.children:
+            self.insert(session, bulk)
+        self.insert_folders(session, dataset_id, rows.folders)
+        return inserted
 
 
 registration_repository = RegistrationRepository()

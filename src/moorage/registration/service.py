@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Sequence
-from typing import Any
 
 import structlog
 from sqlalchemy.orm import Session
@@ -13,8 +11,7 @@ from sqlalchemy.orm import Session
 from moorage.context import AppContext
 from moorage.datasets.service import dataset_service
 from moorage.errors import PayloadTooLarge, ValidationFailed
-from moorage.items.serialize import item_json
-from moorage.models import Team
+from moorage.models import Dataset, StorageConfig, Team
 from moorage.models.base import utcnow
 from moorage.ops import metrics
 from moorage.registration.checks import (
@@ -23,21 +20,17 @@ from moorage.registration.checks import (
     check_readonly_fields,
     resolve_unknown_types,
 )
-from moorage.registration.model import Blocked, ItemIn, SlotIn
+from moorage.registration.model import Blocked, ItemIn, RegistrationResult
 from moorage.registration.normalize import normalize_item
 from moorage.registration.repository import registration_repository
+from moorage.registration.rows import build_rows
 from moorage.registration.schemas import RegisterRequest
 from moorage.registration.types import has_extension
-from moorage.storage.base import StorageError
+from moorage.storage.base import StorageAdapter, StorageError
 from moorage.storages.service import storage_service
 from moorage.worker.dispatch import send_after_commit
 
 log = structlog.get_logger(__name__)
-
-
-def _folder_and_ancestors(path: str) -> list[str]:
-    parts = [p for p in path.split("/") if p]
-    return ["/"] + ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
 class RegistrationService:
@@ -50,8 +43,52 @@ class RegistrationService:
         ctx: AppContext,
         base_url: str,
         force_readonly: bool = False,
-    ) -> dict[str, Any]:
+    ) -> RegistrationResult:
+        """Validate every item and slot, check the storage, write what passes (flushed, not
+        committed: the caller owns the unit of work). A bad item is blocked with a reason, never
+        an error; ``render.response_json(result)`` is the Darwin response."""
         started = time.perf_counter()
+        dataset, storage, adapter = self._target(session, team, payload, ctx)
+        # read-only storage whose derivatives moorage makes elsewhere is processed as read-write
+        readonly = not storage.makes_derivatives or force_readonly
+        items = [normalize_item(i, raw) for i, raw in enumerate(payload.items)]
+        self._check(session, dataset.id, items, adapter, readonly=readonly)
+
+        accepted = [i for i in items if not i.blocked]
+        now = utcnow()
+        rows = build_rows(
+            accepted,
+            team_id=team.id,
+            dataset_id=dataset.id,
+            storage_id=storage.id,
+            readonly=readonly,
+            options=dict(payload.options or {}),
+            now=now,
+        )
+        inserted = registration_repository.write(session, rows, dataset.id)
+        for item in accepted:
+            if item.id not in inserted:
+                item.block("ALREADY_EXISTS", self._exists_message(item))
+        job_ids = [r[0] for r in rows.jobs.rows if r[1] in inserted]
+        session.flush()
+        send_after_commit(session, job_ids)
+        result = RegistrationResult(
+            registered=[i for i in accepted if i.id in inserted],
+            blocked=[i for i in items if i.blocked],
+            job_ids=job_ids,
+            team_slug=team.slug,
+            dataset_id=dataset.id,
+            readonly=readonly,
+            registered_at=now,
+            base_url=base_url,
+        )
+        self._report(result, team, dataset, storage, seconds=time.perf_counter() - started)
+        return result
+
+    def _target(
+        self, session: Session, team: Team, payload: RegisterRequest, ctx: AppContext
+    ) -> tuple[Dataset, StorageConfig, StorageAdapter]:
+        """The dataset and storage the request names, and the storage's adapter."""
         limit = ctx.settings.max_items_per_request
         if len(payload.items) > limit:
             raise PayloadTooLarge(
@@ -67,63 +104,38 @@ class RegistrationService:
             raise ValidationFailed(
                 f"Storage {storage.slug!r} cannot be used: {exc.message}", field="storage_slug"
             ) from None
-        readonly = storage.readonly or force_readonly
-        options = dict(payload.options or {})
+        return dataset, storage, adapter
 
-        items = [normalize_item(i, raw) for i, raw in enumerate(payload.items)]
+    def _check(
+        self,
+        session: Session,
+        dataset_id: int,
+        items: list[ItemIn],
+        adapter: StorageAdapter,
+        *,
+        readonly: bool,
+    ) -> None:
+        """Every check after the item's own, cheapest first: a blocked item skips the rest."""
         self._check_types_and_fields(items, readonly=readonly)
         check_key_syntax(items)
-        self._block_duplicates(session, dataset.id, items)
+        self._block_duplicates(session, dataset_id, items)
         resolve_unknown_types(items, adapter)
         check_keys_exist(items, adapter)
 
-        accepted = [i for i in items if not i.blocked]
-        common: dict[str, Any] = {
-            "team": team,
-            "dataset_id": dataset.id,
-            "storage_id": storage.id,
-            "readonly": readonly,
-            "options": options,
-        }
-        heads = self._build_rows(accepted, items_only=True, **common)
-        inserted = registration_repository.insert_items(session, heads["items"])
-        for item in accepted:
-            if item.id not in inserted:
-                item.block("ALREADY_EXISTS", self._exists_message(item))
-        rows = self._build_rows([i for i in accepted if i.id in inserted], **common)
-        registration_repository.insert_children(
-            session,
-            slots=rows["slots"],
-            sections=rows["sections"],
-            tags=rows["tags"],
-            jobs=rows["jobs"],
-        )
-        registration_repository.insert_folders(
-            session,
-            dataset.id,
-            {p for r in rows["items"] for p in _folder_and_ancestors(r["path"])},
-        )
-        session.flush()
-        send_after_commit(session, [j["id"] for j in rows["jobs"]])
-
-        slots_by_item: dict[Any, list[dict[str, Any]]] = {}
-        for s in rows["slots"]:
-            slots_by_item.setdefault(s["item_id"], []).append(s)
-        registered = [
-            item_json(
-                r,
-                slots_by_item.get(r["id"], []),
-                tags=tags,
-                base_url=base_url,
-                team_slug=team.slug,
-            )
-            for r, tags in zip(rows["items"], rows["item_tags"], strict=True)
-        ]
-        blocked = [i.blocked_json() for i in items if i.blocked]
+    @staticmethod
+    def _report(
+        result: RegistrationResult,
+        team: Team,
+        dataset: Dataset,
+        storage: StorageConfig,
+        *,
+        seconds: float,
+    ) -> None:
+        blocked = [i.blocked_json() for i in result.blocked]
         metrics.record_registration(
             provider=storage.provider,
-            readonly=readonly,
-            registered=len(registered),
+            readonly=result.readonly,
+            registered=len(result.registered),
             blocked=blocked,
         )
         log.info(
@@ -131,12 +143,11 @@ class RegistrationService:
             team=team.slug,
             dataset=dataset.slug,
             storage=storage.slug,
-            registered=len(registered),
+            registered=len(result.registered),
             blocked=len(blocked),
-            readonly=readonly,
-            seconds=round(time.perf_counter() - started, 3),
+            readonly=result.readonly,
+            seconds=round(seconds, 3),
         )
-        return {"items": registered, "blocked_items": blocked}
 
     @staticmethod
     def _exists_message(item: ItemIn) -> str:
@@ -183,118 +194,6 @@ class RegistrationService:
         for item in candidates:
             if (item.path, item.name) in existing:
                 item.block("ALREADY_EXISTS", self._exists_message(item))
-
-    def _build_rows(
-        self,
-        items: Sequence[ItemIn],
-        *,
-        team: Team,
-        dataset_id: int,
-        storage_id: int,
-        readonly: bool,
-        options: dict[str, Any],
-        items_only: bool = False,
-    ) -> dict[str, list[Any]]:
-        now = utcnow()
-        status = "new" if readonly else "processing"
-        processing = "complete" if readonly else "processing"
-        out: dict[str, list[Any]] = {
-            "items": [],
-            "item_tags": [],
-            "slots": [],
-            "sections": [],
-            "tags": [],
-            "jobs": [],
-        }
-        for item in items:
-            sizes = [s.size_bytes for s in item.slots if s.size_bytes is not None]
-            out["items"].append(
-                {
-                    "id": item.id,
-                    "team_id": team.id,
-                    "dataset_id": dataset_id,
-                    "storage_id": storage_id,
-                    "name": item.name,
-                    "path": item.path,
-                    "status": status,
-                    "processing_status": processing,
-                    "processing_error": None,
-                    "archived": False,
-                    "priority": item.priority,
-                    "size_bytes": sum(sizes) if sizes else None,
-                    "primary_type": item.slots[0].type,
-                    "layout": item.layout,
-                    "options": options,
-                    "inserted_at": now,
-                    "updated_at": now,
-                }
-            )
-            out["item_tags"].append(item.tags)
-            if items_only:
-                continue
-            out["tags"].extend(
-                {"item_id": item.id, "name": k, "value": v} for k, v in item.tags.items()
-            )
-            for position, slot in enumerate(item.slots):
-                out["slots"].append(self._slot_row(item, slot, position, readonly=readonly))
-                out["sections"].extend(
-                    {
-                        "slot_id": slot.id,
-                        "section_index": s.index,
-                        "storage_key": s.storage_key,
-                        "file_name": s.file_name,
-                        "storage_hq_key": s.hq_key,
-                        "storage_lq_key": s.lq_key,
-                        "width": s.width,
-                        "height": s.height,
-                    }
-                    for s in slot.sections
-                )
-                if not readonly:
-                    out["jobs"].append(
-                        {
-                            "id": uuid.uuid4(),
-                            "team_id": team.id,
-                            "item_id": item.id,
-                            "slot_id": slot.id,
-                            "kind": "process_slot",
-                            "status": "queued",
-                            "attempts": 0,
-                            "created_at": now,
-                            "updated_at": now,
-                        }
-                    )
-        return out
-
-    @staticmethod
-    def _slot_row(item: ItemIn, slot: SlotIn, position: int, *, readonly: bool) -> dict[str, Any]:
-        meta = dict(slot.metadata)
-        width = slot.width or (slot.sections[0].width if slot.sections else None)
-        height = slot.height or (slot.sections[0].height if slot.sections else None)
-        if width is not None:
-            meta["width"], meta["height"] = width, height
-        if slot.kind == "nifti":
-            meta["medical_format"] = "nifti"
-        if slot.entries > 1:
-            meta["series_files"] = slot.entries
-        total = len(slot.sections) or (1 if slot.kind == "image" and readonly else 0)
-        return {
-            "id": slot.id,
-            "item_id": item.id,
-            "position": position,
-            "slot_name": slot.slot_name,
-            "type": slot.type,
-            "kind": slot.kind,
-            "file_name": slot.file_name,
-            "storage_key": slot.storage_key,
-            "storage_thumbnail_key": slot.thumbnail_key,
-            "size_bytes": slot.size_bytes,
-            "fps": slot.fps,
-            "as_frames": slot.as_frames,
-            "extract_views": slot.extract_views,
-            "metadata": meta,
-            "total_sections": total,
-        }
 
 
 registration_service = RegistrationService()

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from moorage.media.probe import kind_from_extension
-
-__all__ = ["SLOT_TYPES", "SNIFF_BYTES", "extension_kind", "has_extension", "kind_to_type"]
+__all__ = ["SLOT_TYPES", "SNIFF_BYTES", "has_extension", "kind_to_type"]
 
 SLOT_TYPES = ("image", "video", "pdf", "dicom")
 
 #: how many leading bytes are read to tell the type of a file without a known extension
 SNIFF_BYTES = 4096
-
-# TODO(merge): normalize.py (reworked on another branch) should import
-# ``moorage.media.probe.kind_from_extension`` itself; this name exists only for it.
-extension_kind = kind_from_extension
 
 
 def has_extension(name: str) -> bool:

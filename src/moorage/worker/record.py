@@ -55,8 +55,6 @@ def _record_result(
         "width": result.width,
         "height": result.height,
     }
-    if len(work.sources) > 1:
-        meta["source_files"] = [s.as_json() for s in work.sources]
     slot.meta = meta
     slot.total_sections = result.total_sections
     # derivatives kept in another storage: all of them are the worker's, the thumbnail too

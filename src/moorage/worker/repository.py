@@ -181,6 +181,13 @@ class JobRepository:
 class WorkRepository:
     """The item, slot, sections and storage a job works on."""
 
+    def source_files(self, slot: Slot) -> list[dict[str, str]]:
+        """The files the slot is made from: its one file, or the files of its series in order
+        (written once at registration, never changed by processing)."""
+        if slot.source_files:
+            return [dict(f) for f in slot.source_files]
+        return [{"storage_key": slot.storage_key, "file_name": slot.file_name}]
+
     def sections(self, session: Session, slot_id: uuid.UUID) -> Sequence[Section]:
         return session.scalars(
             select(Section).where(Section.slot_id == slot_id).order_by(Section.section_index)

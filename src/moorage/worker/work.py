@@ -21,9 +21,6 @@ class Source:
     storage_key: str
     file_name: str
 
-    def as_json(self) -> dict[str, str]:
-        return {"storage_key": self.storage_key, "file_name": self.file_name}
-
 
 @dataclass(frozen=True, slots=True)
 class Work:
@@ -74,20 +71,15 @@ def read_work(session: Session, job_id: uuid.UUID, token: int) -> Work | None:
         storage_id=storage.id,
         provider=storage.provider,
         prefix=storage.prefix,
-        sources=_source_files(session, slot),
+        sources=_source_files(slot),
         supplied=_supplied(session, slot),
     )
 
 
-def _source_files(session: Session, slot: Slot) -> tuple[Source, ...]:
-    """The files of the slot: one, or the files of a series (kept across re-runs)."""
-    kept = slot.meta.get("source_files")
-    if kept:
-        return tuple(Source(s["storage_key"], s.get("file_name") or "") for s in kept)
-    rows = work_repository.sections(session, slot.id)
-    files = [Source(r.storage_key, r.file_name or "") for r in rows if r.storage_key]
-    unique = tuple({f.storage_key: f for f in files}.values())
-    return unique or (Source(slot.storage_key, slot.file_name),)
+def _source_files(slot: Slot) -> tuple[Source, ...]:
+    """The files of the slot: one, or the files of a series (written at registration)."""
+    files = work_repository.source_files(slot)
+    return tuple(Source(f["storage_key"], f.get("file_name") or "") for f in files)
 
 
 def _supplied(session: Session, slot: Slot) -> bool:

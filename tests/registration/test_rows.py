@@ -1,0 +1,106 @@
+"""build_rows: every row of a registration, once; a series' files on the slot, not in sections."""
+
+from __future__ import annotations
+
+import uuid
+
+from moorage.models.base import new_uuids, utcnow
+from moorage.registration.model import NO_ID
+from moorage.registration.normalize import normalize_item
+from moorage.registration.rows import RegistrationRows, build_rows
+
+
+def _rows(raw_items: list[dict], *, readonly: bool = False) -> tuple[list, RegistrationRows]:
+    items = [normalize_item(i, raw) for i, raw in enumerate(raw_items)]
+    assert not any(i.blocked for i in items)
+    rows = build_rows(
+        items,
+        team_id=1,
+        dataset_id=2,
+        storage_id=3,
+        readonly=readonly,
+        options={"ignore_dicom_layout": True},
+        now=utcnow(),
+    )
+    return items, rows
+
+
+def _named(bulk, row) -> dict:
+    return dict(zip(bulk.columns, row, strict=True))
+
+
+SERIES = {
+    "name": "ct",
+    "path": "/scans/2024",
+    "slots": [
+        {"slot_name": "0", "storage_key": "s/1.dcm", "file_name": "1.dcm"},
+        {"slot_name": "0", "storage_key": "s/2.dcm", "file_name": "2.dcm"},
+    ],
+}
+
+
+class TestBuildRows:
+    def test_one_row_each_with_its_ids(self) -> None:
+        items, rows = _rows([{"name": "a.jpg", "storage_key": "a.jpg", "tags": ["x"]}])
+        (item,) = items
+        assert item.id != NO_ID and item.slots[0].id != NO_ID
+        (row,) = rows.items.rows
+        assert _named(rows.items, row)["id"] == item.id
+        assert rows.items.constants["status"] == "processing"
+        (slot,) = rows.slots.rows
+        assert _named(rows.slots, slot)["item_id"] == item.id
+        assert rows.tags.rows == [(item.id, "x", None)]
+        (job,) = rows.jobs.rows
+        assert job[1:] == (item.id, item.slots[0].id)
+        assert job[0] not in (item.id, item.slots[0].id)
+        assert rows.folders == {"/"}
+
+    def test_series_files_go_to_the_slot_not_to_sections(self) -> None:
+        _, rows = _rows([SERIES])
+        (slot,) = rows.slots.rows
+        named = _named(rows.slots, slot)
+        assert named["source_files"] == [
+            {"storage_key": "s/1.dcm", "file_name": "1.dcm"},
+            {"storage_key": "s/2.dcm", "file_name": "2.dcm"},
+        ]
+        assert named["total_sections"] == 2
+        assert named["metadata"]["series_files"] == 2
+        assert rows.sections.rows == []
+        assert rows.folders == {"/", "/scans", "/scans/2024"}
+
+    def test_supplied_derivatives_are_sections(self) -> None:
+        raw = {
+            "name": "ct",
+            "slots": [
+                {
+                    "slot_name": "0",
+                    "storage_key": "s/1.dcm",
+                    "storage_thumbnail_key": "t.jpg",
+                    "sections": [
+                        {"storage_hq_key": "h1.png", "storage_lq_key": "l1.jpg", "width": 4,
+                         "height": 3},
+                    ],
+                }
+            ],
+        }  # fmt: skip
+        items, rows = _rows([raw], readonly=True)
+        assert rows.jobs.rows == []
+        assert rows.sections.rows == [(items[0].slots[0].id, 1, "h1.png", "l1.jpg", 4, 3)]
+        assert _named(rows.slots, rows.slots.rows[0])["source_files"] is None
+
+    def test_keeping_drops_the_rows_of_items_that_lost_their_name(self) -> None:
+        items, rows = _rows([{"name": "a.jpg", "storage_key": "a.jpg", "tags": ["x"]}, SERIES])
+        kept = rows.keeping({items[1].id})
+        assert [r[0] for r in kept.items.rows] == [items[1].id]
+        assert [r[1] for r in kept.slots.rows] == [items[1].id]
+        assert kept.tags.rows == []
+        assert [r[1] for r in kept.jobs.rows] == [items[1].id]
+
+
+class TestNewUuids:
+    def test_random_version_4_uuids(self) -> None:
+        ids = new_uuids(1000)
+        assert len(set(ids)) == 1000
+        for value in ids[:50]:
+            assert (value.version, value.variant) == (4, uuid.RFC_4122)
+            assert uuid.UUID(str(value)) == value and hash(uuid.UUID(value.hex)) == hash(value)
