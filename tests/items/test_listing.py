@@ -121,7 +121,9 @@ class TestListing:
 class TestOneItemAndFolders:
     def test_get_one_and_unknown(self, api, seeded) -> None:
         first = api.get(LIST).json()["items"][0]
-        assert api.get(f"{LIST}/{first['id']}").json()["name"] == first["name"]
+        one = api.get(f"{LIST}/{first['id']}").json()
+        assert one["name"] == first["name"]
+        assert "cursor" in first and "cursor" not in one  # a cursor only means a page
         assert api.get(f"{LIST}/00000000-0000-0000-0000-000000000000").status_code == 404
         assert api.get(f"{LIST}/not-a-uuid").status_code == 404
 

@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from moorage.kit.cursor import encode_cursor
 
 __all__ = ["item_json", "section_json", "slot_json"]
 
@@ -73,8 +72,9 @@ def item_json(
     base_url: str,
     team_slug: str,
     sections: Mapping[Any, Sequence[Mapping[Any, Any]]] | None = None,
-    sort_value: Any = None,
+    cursor: str | None = None,
 ) -> dict[str, Any]:
+    """``cursor`` only in a listing: where the next page starts after this item."""
     rendered = [
         slot_json(
             s,
@@ -104,8 +104,8 @@ def item_json(
         "updated_at": item["updated_at"],
         "slots": rendered,
     }
-    if "seq" in item:
-        out["cursor"] = encode_cursor(sort_value, item["seq"])
+    if cursor is not None:
+        out["cursor"] = cursor
     if item.get("size_bytes") is not None:
         out["size_bytes"] = item["size_bytes"]
     if item.get("processing_error"):
