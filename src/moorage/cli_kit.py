@@ -36,10 +36,10 @@ def settings_for(data_dir: Path | None) -> Settings:
 def open_context(data_dir: Path | None) -> Any:
     """The context of a command, its database migrated. A data folder that cannot be made or
     written is one line on stderr and exit code 2, not a traceback."""
+    from sqlalchemy.exc import OperationalError
+
     from moorage.context import AppContext
     from moorage.db import migrate
-
-    from sqlalchemy.exc import OperationalError
 
     settings = settings_for(data_dir)
     try:

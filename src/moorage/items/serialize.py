@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-
 __all__ = ["item_json", "section_json", "slot_json"]
 
 
