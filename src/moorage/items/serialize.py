@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
+from moorage.kit.timestamps import rfc3339
+
 __all__ = ["item_json", "section_json", "slot_json"]
 
 
@@ -99,8 +101,8 @@ def item_json(
         "slot_types": list(dict.fromkeys(s["type"] for s in slots)),
         "tags": list(tags),
         "tag_values": {k: v for k, v in tags.items() if v is not None},
-        "inserted_at": item["inserted_at"],
-        "updated_at": item["updated_at"],
+        "inserted_at": rfc3339(item["inserted_at"]),
+        "updated_at": rfc3339(item["updated_at"]),
         "slots": rendered,
     }
     if cursor is not None:

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from moorage.context import StorageRegistry
 from moorage.errors import Conflict, NotFound, ValidationFailed
 from moorage.kit.text import slugify
+from moorage.kit.timestamps import rfc3339
 from moorage.models import StorageConfig, Team
 from moorage.ops import metrics
 from moorage.security import SecretBox
@@ -36,6 +37,8 @@ def storage_json(storage: StorageConfig) -> dict[str, Any]:
         "has_credentials": storage.credentials_encrypted is not None,
         # granted by the operator only (moorage admin allow-ambient-credentials)
         "ambient_credentials": storage.allow_ambient_credentials,
+        "created_at": rfc3339(storage.created_at),
+        "updated_at": rfc3339(storage.updated_at),
     }
 
 
