@@ -8,11 +8,26 @@ from urllib.parse import quote
 
 from moorage.kit.timestamps import rfc3339
 
-__all__ = ["item_json", "section_json", "slot_json"]
+__all__ = ["item_json", "section_json", "shown_as_is", "slot_json"]
 
 
 def _slot_base(base_url: str, team_slug: str, item_id: Any, slot_name: str) -> str:
     return f"{base_url}/api/v2/teams/{team_slug}/items/{item_id}/slots/{quote(slot_name, safe='')}"
+
+
+def shown_as_is(kind: str, total_sections: int) -> bool:
+    """An image the viewer shows as it is stored: its one section (1, as sections count from
+    1) has no row; ``sections/1/hq`` is the original itself."""
+    return kind == "image" and total_sections == 1
+
+
+def _original_section(meta: Mapping[str, Any], base: str) -> dict[str, Any]:
+    return {
+        "section_index": 1,
+        "width": meta.get("width"),
+        "height": meta.get("height"),
+        "hq_url": f"{base}/sections/1/hq",
+    }
 
 
 def section_json(section: Mapping[Any, Any], *, base: str) -> dict[str, Any]:
@@ -62,6 +77,8 @@ def slot_json(
         out["size_bytes"] = slot["size_bytes"]
     if sections is not None:
         out["sections"] = [section_json(s, base=base) for s in sections]
+        if not sections and shown_as_is(slot["kind"], slot["total_sections"]):
+            out["sections"] = [_original_section(meta, base)]
     return out
 
 
