@@ -56,6 +56,18 @@ class TestImages:
         assert api.get(slot["thumbnail_url"]).content == (bucket / thumb_key).read_bytes()
         assert slot["size_bytes"] == (bucket / "cars/big.jpg").stat().st_size
 
+    def test_without_a_prefix_derivatives_go_under_moorage_not_the_root(
+        self, api, dataset, bucket, put_file, runtime: Runtime
+    ) -> None:
+        assert make_storage(api)["prefix"] == ""
+        put_file("cars/big.jpg", jpeg_bytes(1600, 900))
+        (item,) = _register(api, [{"name": "big.jpg", "storage_key": "cars/big.jpg"}])
+        runtime.join()
+        slot = _get(api, item["id"])["slots"][0]
+        assert sorted(p.name for p in bucket.iterdir()) == ["cars", "moorage"]
+        thumb = bucket / f"moorage/{item['id']}/files/{slot['id']}/thumbnail.jpg"
+        assert api.get(slot["thumbnail_url"]).content == thumb.read_bytes()
+
     def test_undecodable_file_fails_once_into_error(
         self, api, dataset, bucket, put_file, runtime: Runtime, ctx
     ) -> None:
