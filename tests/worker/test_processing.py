@@ -68,6 +68,19 @@ class TestImages:
         thumb = bucket / f"moorage/{item['id']}/files/{slot['id']}/thumbnail.jpg"
         assert api.get(slot["thumbnail_url"]).content == thumb.read_bytes()
 
+    def test_processed_items_keep_serving_their_stored_keys_after_a_prefix_change(
+        self, api, dataset, bucket, put_file, runtime: Runtime
+    ) -> None:
+        make_storage(api)
+        _rw(api)
+        put_file("a.jpg", jpeg_bytes(640, 480))
+        (item,) = _register(api, [{"name": "a.jpg", "storage_key": "a.jpg"}])
+        runtime.join()
+        assert api.patch("/api/teams/acme/storage/media", json={"prefix": ""}).status_code == 200
+        slot = _get(api, item["id"])["slots"][0]
+        thumb = bucket / f"derived/{item['id']}/files/{slot['id']}/thumbnail.jpg"
+        assert api.get(slot["thumbnail_url"]).content == thumb.read_bytes()
+
     def test_undecodable_file_fails_once_into_error(
         self, api, dataset, bucket, put_file, runtime: Runtime, ctx
     ) -> None:
