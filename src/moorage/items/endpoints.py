@@ -3,12 +3,12 @@ from __future__ import annotations
 import mimetypes
 from typing import Annotated, Any, Literal
 
-from fastapi import Body, Path, Request
+from fastapi import Body, Path, Query
 from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
 from moorage.deps import BaseUrlDep, CtxDep, PathTeamDep, SessionDep
 from moorage.items.files import FileTarget, resolve_file
-from moorage.items.filters import filters_from_body, filters_from_query
+from moorage.items.filters import ItemQuery, filters_from_body, filters_from_query
 from moorage.items.service import item_service
 from moorage.kit.responses import FastJSONResponse
 from moorage.kit.routing import api_router
@@ -20,17 +20,20 @@ router = api_router(tags=["items"])
 PREFIX = "/v2/teams/{team}/items"
 
 
+ItemQueryDep = Annotated[ItemQuery, Query()]
+
+
 @router.get(PREFIX, response_class=FastJSONResponse)
-def list_items(request: Request, session: SessionDep, team: PathTeamDep, url: BaseUrlDep) -> Any:
-    filters, page = filters_from_query(request.query_params.multi_items())
+def list_items(session: SessionDep, team: PathTeamDep, url: BaseUrlDep, query: ItemQueryDep) -> Any:
+    filters, page = filters_from_query(query)
     return FastJSONResponse(
         item_service.list(session, team, filters=filters, page=page, base_url=url)
     )
 
 
 @router.get(PREFIX + "/folders")
-def list_folders(request: Request, session: SessionDep, team: PathTeamDep) -> dict[str, Any]:
-    filters, _ = filters_from_query(request.query_params.multi_items())
+def list_folders(session: SessionDep, team: PathTeamDep, query: ItemQueryDep) -> dict[str, Any]:
+    filters, _ = filters_from_query(query)
     return item_service.folders(session, team, filters=filters)
 
 
