@@ -144,6 +144,13 @@ class TestOpenApi:
         assert names == {"img01.jpg", "img02.jpg", "img03.jpg", "img04.jpg"}
         assert {i["name"] for i in _all(api, "filenames[]=img05.jpg")} == {"img05.jpg"}
 
+    @pytest.mark.parametrize(
+        "param", ["page[size]=2", "sort[filename]=asc", "include_workflow_data=1"]
+    )
+    def test_a_one_value_parameter_sent_twice_is_422(self, api, seeded, param: str) -> None:
+        r = api.get(f"{LIST}?{param}&{param}")
+        assert r.status_code == 422 and r.json()["error"]["field"] == param.split("=")[0]
+
     def test_a_badly_typed_value_names_its_parameter(self, api, seeded) -> None:
         r = api.get(f"{LIST}?item_ids[]=not-a-uuid")
         assert r.status_code == 422 and r.json()["error"]["field"].startswith("item_ids[]")

@@ -3,12 +3,17 @@ from __future__ import annotations
 import mimetypes
 from typing import Annotated, Any, Literal
 
-from fastapi import Body, Path, Query
+from fastapi import Body, Depends, Path, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
 from moorage.deps import BaseUrlDep, CtxDep, PathTeamDep, SessionDep
 from moorage.items.files import FileTarget, resolve_file
-from moorage.items.filters import ItemQuery, filters_from_body, filters_from_query
+from moorage.items.filters import (
+    ItemQuery,
+    filters_from_body,
+    filters_from_query,
+    refuse_repeated,
+)
 from moorage.items.service import item_service
 from moorage.kit.responses import FastJSONResponse
 from moorage.kit.routing import api_router
@@ -20,7 +25,12 @@ router = api_router(tags=["items"])
 PREFIX = "/v2/teams/{team}/items"
 
 
-ItemQueryDep = Annotated[ItemQuery, Query()]
+def _item_query(request: Request, query: Annotated[ItemQuery, Query()]) -> ItemQuery:
+    refuse_repeated(request.query_params.multi_items())
+    return query
+
+
+ItemQueryDep = Annotated[ItemQuery, Depends(_item_query)]
 
 
 @router.get(PREFIX, response_class=FastJSONResponse)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -135,6 +135,23 @@ class ItemQuery(BaseModel):
     include_workflow_data: str | None = Field(
         None, description="accepted for darwin-py; moorage has no workflow data to include"
     )
+
+
+#: the listing's parameters that take one value (the others may be repeated)
+SINGLE_VALUED = frozenset(
+    f.alias or name
+    for name, f in ItemQuery.model_fields.items()
+    if get_origin(f.annotation) is not list
+)
+
+
+def refuse_repeated(params: Iterable[tuple[str, str]]) -> None:
+    """A 422 naming a one-value parameter sent twice (FastAPI would keep the last silently)."""
+    seen: set[str] = set()
+    for key, _ in params:
+        if key in SINGLE_VALUED and key in seen:
+            raise ValidationFailed(f"{key} takes one value; it was sent more than once.", field=key)
+        seen.add(key)
 
 
 def _joined(values: list[str]) -> list[str]:
