@@ -9,10 +9,12 @@ from typing import Annotated
 import typer
 
 from moorage.cli_admin import admin
-from moorage.cli_kit import DataDir, open_context, print_json
+from moorage.cli_kit import HELP, DataDir, open_context, print_json
 
 app = typer.Typer(
-    help="moorage: register files in your own storage as dataset items.", no_args_is_help=True
+    help="moorage: register files in your own storage as dataset items.",
+    no_args_is_help=True,
+    **HELP,
 )
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from moorage.cli_kit import DataDir, open_context, print_json
+from moorage.cli_kit import HELP, DataDir, open_context, print_json
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from moorage.context import AppContext
 
 admin = typer.Typer(
-    help="Teams, API keys, storages, local folders and grants.", no_args_is_help=True
+    help="Teams, API keys, storages, local folders and grants.",
+    no_args_is_help=True,
+    **HELP,
 )
 TeamOption = Annotated[str, typer.Option("--team", help="Team slug.")]
 

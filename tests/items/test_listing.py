@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from moorage.items.filters import SORT_FIELDS
 from tests.helpers import REGISTER, make_storage
 
 LIST = "/api/v2/teams/acme/items"
@@ -118,10 +119,49 @@ class TestListing:
         assert r.json()["error"]["field"] == param.split("=")[0]
 
 
+class TestOpenApi:
+    @pytest.mark.parametrize(
+        "path", ["/api/v2/teams/{team}/items", "/api/v2/teams/{team}/items/folders"]
+    )
+    def test_every_query_parameter_is_declared_with_its_type(self, client, path: str) -> None:
+        params = client.get("/openapi.json").json()["paths"][path]["get"]["parameters"]
+        query = {p["name"]: p["schema"] for p in params if p["in"] == "query"}
+        for name in ("dataset_ids", "item_ids", "item_names", "item_paths", "statuses"):
+            assert query[name]["type"] == "array", name
+            assert query[f"{name}[]"]["type"] == "array", name
+        assert query["slot_types[]"]["items"] == {"type": "string"}
+        assert query["dataset_ids[]"]["items"] == {"type": "integer"}
+        assert query["item_ids[]"]["items"] == {"type": "string", "format": "uuid"}
+        assert {"type": "integer"} in query["page[size]"]["anyOf"]
+        assert {"type": "string"} in query["page[from]"]["anyOf"]
+        sorts = {n for n in query if n.startswith("sort[")}
+        assert sorts == {f"sort[{f}]" for f in SORT_FIELDS}
+        assert "include_workflow_data" in query
+
+    def test_repeated_and_mixed_spellings_add_up(self, api, seeded) -> None:
+        q = "item_names[]=img01.jpg&item_names=img02.jpg,img03.jpg&item_names=img04.jpg"
+        names = {i["name"] for i in _all(api, f"dataset_ids[]={seeded['id']}&{q}")}
+        assert names == {"img01.jpg", "img02.jpg", "img03.jpg", "img04.jpg"}
+        assert {i["name"] for i in _all(api, "filenames[]=img05.jpg")} == {"img05.jpg"}
+
+    @pytest.mark.parametrize(
+        "param", ["page[size]=2", "sort[filename]=asc", "include_workflow_data=1"]
+    )
+    def test_a_one_value_parameter_sent_twice_is_422(self, api, seeded, param: str) -> None:
+        r = api.get(f"{LIST}?{param}&{param}")
+        assert r.status_code == 422 and r.json()["error"]["field"] == param.split("=")[0]
+
+    def test_a_badly_typed_value_names_its_parameter(self, api, seeded) -> None:
+        r = api.get(f"{LIST}?item_ids[]=not-a-uuid")
+        assert r.status_code == 422 and r.json()["error"]["field"].startswith("item_ids[]")
+
+
 class TestOneItemAndFolders:
     def test_get_one_and_unknown(self, api, seeded) -> None:
         first = api.get(LIST).json()["items"][0]
-        assert api.get(f"{LIST}/{first['id']}").json()["name"] == first["name"]
+        one = api.get(f"{LIST}/{first['id']}").json()
+        assert one["name"] == first["name"]
+        assert "cursor" in first and "cursor" not in one  # a cursor only means a page
         assert api.get(f"{LIST}/00000000-0000-0000-0000-000000000000").status_code == 404
         assert api.get(f"{LIST}/not-a-uuid").status_code == 404
 

@@ -79,6 +79,24 @@ class TestServing:
         assert api.get(section["hq_url"]).content == (bucket / "v/hq1.jpg").read_bytes()
         assert api.get(section["lq_url"]).content == (bucket / "v/lq1.jpg").read_bytes()
 
+    def test_an_image_shown_as_is_serves_its_one_section(
+        self, api, dataset, bucket, put_file
+    ) -> None:
+        """``total_sections: 1`` and sections count from 1: ``sections/1/hq`` is the original."""
+        make_storage(api, readonly=True)
+        reg = _register_readonly(api, put_file)
+        detail = api.get(f"/api/v2/teams/acme/items/{reg['image']['id']}").json()
+        slot = detail["slots"][0]
+        assert slot["total_sections"] == 1
+        assert [s["section_index"] for s in slot["sections"]] == [1]
+        section = slot["sections"][0]
+        assert (section["width"], section["height"]) == (400, 300)
+        assert "lq_url" not in section
+        r = api.get(section["hq_url"])
+        assert r.status_code == 200 and r.content == reg["original"]
+        assert api.get(section["hq_url"].replace("/hq", "/lq")).status_code == 404
+        assert api.get(section["hq_url"].replace("/1/hq", "/2/hq")).status_code == 404
+
     def test_range_requests(self, api, dataset, bucket, put_file) -> None:
         make_storage(api, readonly=True)
         reg = _register_readonly(api, put_file)

@@ -93,6 +93,17 @@ class TestNativeRate:
         assert calls[-1] == (100, 100)
         assert [d for d, _ in calls] == sorted(d for d, _ in calls)
 
+    def test_progress_counts_the_sections_the_slot_gets(self, clip: Path, sink: MemorySink) -> None:
+        """At fps 5 of 25, 100 frames make 20 sections: the total is 20 all along, not 100."""
+        calls: list[tuple[int, int]] = []
+        result = process_slot(
+            "video", [clip], sink=sink, fps=5, progress=lambda d, t: calls.append((d, t))
+        )
+        assert result.total_sections == 20
+        assert len(calls) > 2
+        assert {t for _, t in calls} == {20}
+        assert calls[-1] == (20, 20)
+
 
 class TestSampledRate:
     def test_fps_5_keeps_every_fifth_frame(self, clip: Path, sink: MemorySink) -> None:

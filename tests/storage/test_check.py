@@ -143,6 +143,20 @@ class TestCheckStorage:
         store = backend.adapter(endpoint_url=endpoint, options=options)
         checks = check_permissions(store, prefix=backend.key("m/"), readonly=False)
         assert {c.reason for c in checks} == {"STORAGE_UNAVAILABLE"}
+        host = endpoint.split("//")[1].split("/")[0]
+        for check in checks:  # what happened and where, not a bare HTTP status
+            assert f"cannot connect to {host}: connection refused" in (check.message or "")
+            assert "HTTP" not in (check.message or "") and "denied" not in (check.message or "")
+
+    @pytest.mark.providers("aws", "gcp")
+    def test_a_host_that_does_not_resolve_is_named(self, backend: Backend) -> None:
+        options = {**backend.spec.options, "retry_timeout": 1, "connect_timeout": 0.5}
+        store = backend.adapter(endpoint_url="http://no-such-host.invalid:9000", options=options)
+        checks = check_permissions(store, prefix=backend.key("m/"), readonly=False)
+        assert {c.reason for c in checks} == {"STORAGE_UNAVAILABLE"}
+        for check in checks:
+            assert "the host no-such-host.invalid does not resolve" in (check.message or "")
+            assert "Access denied" not in (check.message or "")
 
 
 class TestCheckMany:

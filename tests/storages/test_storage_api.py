@@ -159,6 +159,19 @@ class TestCheck:
         body = api.post(f"{URL}/media/check").json()
         assert body["ok"] is False
         assert all(not c["ok"] and c["reason"] and c["message"] for c in body["checks"])
+        for check in body["checks"]:  # what happened, with a hint that fits a folder
+            assert check["reason"] == "STORAGE_BUCKET_NOT_FOUND"
+            assert f"{team_folder / 'media'} does not exist" in check["message"]
+            assert "create the folder" in check["message"]
+            assert "region" not in check["message"] and "Azure" not in check["message"]
+
+    def test_a_folder_that_does_not_exist_is_refused_at_creation(
+        self, api: TestClient, team_folder: Path
+    ) -> None:
+        r = api.post(URL, json={"name": "typo", "provider": "local", "bucket": "no-such"})
+        assert (r.status_code, r.json()["error"]["field"]) == (422, "bucket")
+        assert f"{team_folder / 'no-such'} does not exist" in r.json()["error"]["message"]
+        assert not (team_folder / "no-such").exists()  # never created silently
 
 
 def test_azure_storage_needs_its_container_in_prefix(api: TestClient) -> None:

@@ -32,30 +32,51 @@ def _get(api: TestClient, item_id: str) -> dict:
     return api.get(f"{ITEMS}/{item_id}").json()
 
 
-def _rw(api: TestClient) -> None:
-    r = api.patch("/api/teams/acme/storage/media", json={"prefix": "derived"})
-    assert r.status_code == 200
+def _process_image(api: TestClient, put_file, runtime: Runtime, *, prefix: str | None) -> dict:
+    """One 1600x900 JPEG at ``cars/big.jpg`` registered on read-write storage and processed."""
+    make_storage(api)
+    if prefix is not None:
+        assert (
+            api.patch("/api/teams/acme/storage/media", json={"prefix": prefix}).status_code == 200
+        )
+    put_file("cars/big.jpg", jpeg_bytes(1600, 900))
+    (item,) = _register(api, [{"name": "big.jpg", "storage_key": "cars/big.jpg"}])
+    assert item["status"] == "processing"
+    runtime.join()
+    return _get(api, item["id"])
 
 
 class TestImages:
     def test_thumbnail_written_under_the_prefix(
         self, api, dataset, bucket, put_file, runtime: Runtime
     ) -> None:
-        make_storage(api)
-        _rw(api)
-        put_file("cars/big.jpg", jpeg_bytes(1600, 900))
-        (item,) = _register(api, [{"name": "big.jpg", "storage_key": "cars/big.jpg"}])
-        assert item["status"] == "processing"
-        runtime.join()
-        done = _get(api, item["id"])
+        done = _process_image(api, put_file, runtime, prefix="derived")
         assert (done["processing_status"], done["status"]) == ("complete", "new")
         slot = done["slots"][0]
         assert (slot["metadata"]["width"], slot["metadata"]["height"]) == (1600, 900)
-        thumb_key = f"derived/{item['id']}/files/{slot['id']}/thumbnail.jpg"
+        thumb_key = f"derived/{done['id']}/files/{slot['id']}/thumbnail.jpg"
         with Image.open(bucket / thumb_key) as thumb:
             assert thumb.size == (356, 200)
         assert api.get(slot["thumbnail_url"]).content == (bucket / thumb_key).read_bytes()
         assert slot["size_bytes"] == (bucket / "cars/big.jpg").stat().st_size
+
+    def test_without_a_prefix_derivatives_go_under_moorage_not_the_root(
+        self, api, dataset, bucket, put_file, runtime: Runtime
+    ) -> None:
+        done = _process_image(api, put_file, runtime, prefix=None)
+        slot = done["slots"][0]
+        assert sorted(p.name for p in bucket.iterdir()) == ["cars", "moorage"]
+        thumb = bucket / f"moorage/{done['id']}/files/{slot['id']}/thumbnail.jpg"
+        assert api.get(slot["thumbnail_url"]).content == thumb.read_bytes()
+
+    def test_processed_items_keep_serving_their_stored_keys_after_a_prefix_change(
+        self, api, dataset, bucket, put_file, runtime: Runtime
+    ) -> None:
+        done = _process_image(api, put_file, runtime, prefix="derived")
+        assert api.patch("/api/teams/acme/storage/media", json={"prefix": ""}).status_code == 200
+        slot = _get(api, done["id"])["slots"][0]
+        thumb = bucket / f"derived/{done['id']}/files/{slot['id']}/thumbnail.jpg"
+        assert api.get(slot["thumbnail_url"]).content == thumb.read_bytes()
 
     def test_undecodable_file_fails_once_into_error(
         self, api, dataset, bucket, put_file, runtime: Runtime, ctx

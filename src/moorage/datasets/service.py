@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from moorage.datasets.repository import dataset_repository
 from moorage.errors import NotFound, ValidationFailed
 from moorage.kit.text import slugify
+from moorage.kit.timestamps import rfc3339
 from moorage.models import Dataset, Team
 
 
@@ -74,8 +75,8 @@ class DatasetService:
                     "num_videos": by_type.get("video", 0),
                     "num_pdfs": by_type.get("pdf", 0),
                     "num_dicoms": by_type.get("dicom", 0),
-                    "inserted_at": d.created_at,
-                    "updated_at": d.updated_at,
+                    "inserted_at": rfc3339(d.created_at),
+                    "updated_at": rfc3339(d.updated_at),
                 }
             )
         return out

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from moorage.errors import NotFound, ValidationFailed
 from moorage.folders.repository import folder_repository
+from moorage.kit.timestamps import rfc3339
 from moorage.models import Team, TeamFolder
 from moorage.storage.local import NAME_MAX, PATH_MAX, team_areas
 
@@ -18,7 +19,7 @@ __all__ = ["FolderService", "folder_json", "folder_service"]
 
 
 def folder_json(folder: TeamFolder) -> dict[str, Any]:
-    return {"path": folder.path, "created_at": folder.created_at}
+    return {"path": folder.path, "created_at": rfc3339(folder.created_at)}
 
 
 def _resolved(path: str) -> Path:

@@ -2,12 +2,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import Body, Path, Request
+from fastapi import Body, Depends, Path, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
 from moorage.deps import BaseUrlDep, CtxDep, PathMediaTeamDep, PathTeamDep, SessionDep
 from moorage.items.files import Delivery, LocalFile, Redirect, Stream, deliver, resolve_file
-from moorage.items.filters import filters_from_body, filters_from_query
+from moorage.items.filters import (
+    ItemQuery,
+    filters_from_body,
+    filters_from_query,
+    refuse_repeated,
+)
 from moorage.items.service import item_service
 from moorage.kit.responses import FastJSONResponse
 from moorage.kit.routing import api_router
@@ -16,17 +21,25 @@ router = api_router(tags=["items"])
 PREFIX = "/v2/teams/{team}/items"
 
 
+def _item_query(request: Request, query: Annotated[ItemQuery, Query()]) -> ItemQuery:
+    refuse_repeated(request.query_params.multi_items())
+    return query
+
+
+ItemQueryDep = Annotated[ItemQuery, Depends(_item_query)]
+
+
 @router.get(PREFIX, response_class=FastJSONResponse)
-def list_items(request: Request, session: SessionDep, team: PathTeamDep, url: BaseUrlDep) -> Any:
-    filters, page = filters_from_query(request.query_params.multi_items())
+def list_items(session: SessionDep, team: PathTeamDep, url: BaseUrlDep, query: ItemQueryDep) -> Any:
+    filters, page = filters_from_query(query)
     return FastJSONResponse(
         item_service.list(session, team, filters=filters, page=page, base_url=url)
     )
 
 
 @router.get(PREFIX + "/folders")
-def list_folders(request: Request, session: SessionDep, team: PathTeamDep) -> dict[str, Any]:
-    filters, _ = filters_from_query(request.query_params.multi_items())
+def list_folders(session: SessionDep, team: PathTeamDep, query: ItemQueryDep) -> dict[str, Any]:
+    filters, _ = filters_from_query(query)
     return item_service.folders(session, team, filters=filters)
 
 

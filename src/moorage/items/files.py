@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from moorage.context import AppContext
 from moorage.errors import NotFound
 from moorage.items.repository import item_repository
+from moorage.items.serialize import shown_as_is
 from moorage.items.service import find_item
 from moorage.models import Team
 from moorage.ops import metrics
@@ -119,6 +120,10 @@ def resolve_file(
             raise _missing("thumbnail yet")
         return FileTarget(adapter, slot.storage_thumbnail_key, "thumbnail.jpg")
     row = item_repository.section(session, slot.id, section)
+    if row is None and section == 1 and shown_as_is(slot.kind, slot.total_sections):
+        if what == "lq":
+            raise _missing("lq frame: the image is shown as is, its hq is the original")
+        return FileTarget(adapter, slot.storage_key, slot.file_name)
     if row is None:
         raise NotFound(f"Slot {slot_name!r} has no section {section}.", field="section")
     key = row.storage_hq_key if what == "hq" else row.storage_lq_key

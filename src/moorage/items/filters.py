@@ -5,15 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from moorage.errors import BadRequest, ValidationFailed
 from moorage.kit.text import unsafe_text
 
 SORT_FIELDS = ("inserted_at", "updated_at", "file_size", "filename", "priority")
 MAX_PAGE_SIZE = 1000
-#: parameters darwin-py sends that change nothing here
-_ACCEPTED_FLAGS = frozenset({"include_workflow_data"})
 _LIST_FIELDS = ("dataset_ids", "item_ids", "item_names", "item_paths", "statuses", "slot_types")
 
 
@@ -80,45 +80,126 @@ def _build(raw: Mapping[str, list[Any]]) -> ItemFilters:
     )
 
 
-def filters_from_query(params: Iterable[tuple[str, str]]) -> tuple[ItemFilters, Page]:
-    """``dataset_ids[]=1``, ``dataset_ids=1``, ``statuses=new,annotate``, ``sort[name]=desc``."""
-    lists: dict[str, list[str]] = {}
-    page = Page()
-    for key, value in params:
-        base = key[:-2] if key.endswith("[]") else key
-        if base in _LIST_FIELDS:
-            # comma-joined only where no [] was sent; names may contain commas
-            values = [value] if key.endswith("[]") else [v for v in value.split(",") if v != ""]
-            lists.setdefault(base, []).extend(values)
-        elif base == "filenames":
-            lists.setdefault("item_names", []).append(value)
-        elif key == "page[size]":
-            sizes = _ints([value], "page[size]")
-            if not 1 <= sizes[0] <= MAX_PAGE_SIZE:
-                raise BadRequest(
-                    f"page[size] must be between 1 and {MAX_PAGE_SIZE}.", field="page[size]"
-                )
-            page.size = sizes[0]
-        elif key == "page[from]":
-            page.cursor = value or None
-        elif key.startswith("sort[") and key.endswith("]"):
-            name = key[5:-1]
-            if name not in SORT_FIELDS:
-                raise BadRequest(
-                    f"Cannot sort by {name!r}; use one of {', '.join(SORT_FIELDS)}.", field=key
-                )
-            if value.lower() not in ("asc", "desc", "ascending", "descending"):
-                raise BadRequest(f"{key} must be asc or desc.", field=key)
-            page.sort_field, page.descending = name, value.lower().startswith("desc")
-        elif key in _ACCEPTED_FLAGS:
-            pass  # Darwin's; moorage's answer has no workflow data to include
-        else:
-            # a filter moorage does not know would otherwise list every item
-            known = ", ".join([*_LIST_FIELDS, "filenames", "page[size]", "page[from]", "sort[...]"])
-            raise ValidationFailed(
-                f"Unknown query parameter {key!r}; the listing takes {known}.", field=key
+def _sort_field(name: str, what: str) -> Any:
+    return Field(None, alias=f"sort[{name}]", description=f"sort by {what}: asc or desc")
+
+
+class ItemQuery(BaseModel):
+    """The listing's query string, in darwin-py's spellings. A ``[]`` parameter holds one value
+    each time it is repeated; the same name without ``[]`` holds comma-joined values (names may
+    contain commas, so send those with ``[]``). Any other parameter is a 422 naming it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    dataset_ids: list[str] = Field(default_factory=list, description="dataset ids, comma-joined")
+    dataset_ids_each: list[int] = Field(
+        default_factory=list, alias="dataset_ids[]", description="a dataset id"
+    )
+    item_ids: list[str] = Field(default_factory=list, description="item ids (UUIDs), comma-joined")
+    item_ids_each: list[uuid.UUID] = Field(
+        default_factory=list, alias="item_ids[]", description="an item id"
+    )
+    item_names: list[str] = Field(default_factory=list, description="item names, comma-joined")
+    item_names_each: list[str] = Field(
+        default_factory=list, alias="item_names[]", description="an item name"
+    )
+    filenames: list[str] = Field(default_factory=list, description="an item name (older client)")
+    filenames_each: list[str] = Field(
+        default_factory=list, alias="filenames[]", description="an item name (older client)"
+    )
+    item_paths: list[str] = Field(default_factory=list, description="folder paths, comma-joined")
+    item_paths_each: list[str] = Field(
+        default_factory=list, alias="item_paths[]", description="a folder path (/cars)"
+    )
+    statuses: list[str] = Field(
+        default_factory=list, description="statuses, comma-joined (new,processing)"
+    )
+    statuses_each: list[str] = Field(
+        default_factory=list, alias="statuses[]", description="a status"
+    )
+    slot_types: list[str] = Field(
+        default_factory=list, description="slot types, comma-joined (image,video)"
+    )
+    slot_types_each: list[str] = Field(
+        default_factory=list, alias="slot_types[]", description="a slot type"
+    )
+    page_size: int | None = Field(
+        None, alias="page[size]", description=f"items per page, 1 to {MAX_PAGE_SIZE} (500)"
+    )
+    page_from: str | None = Field(None, alias="page[from]", description="the previous page.next")
+    sort_inserted_at: str | None = _sort_field("inserted_at", "registration order (default)")
+    sort_updated_at: str | None = _sort_field("updated_at", "last change")
+    sort_file_size: str | None = _sort_field("file_size", "size in bytes")
+    sort_filename: str | None = _sort_field("filename", "name")
+    sort_priority: str | None = _sort_field("priority", "priority")
+    include_workflow_data: str | None = Field(
+        None, description="accepted for darwin-py; moorage has no workflow data to include"
+    )
+
+
+#: the listing's parameters that take one value (the others may be repeated)
+SINGLE_VALUED = frozenset(
+    f.alias or name
+    for name, f in ItemQuery.model_fields.items()
+    if get_origin(f.annotation) is not list
+)
+
+
+def refuse_repeated(params: Iterable[tuple[str, str]]) -> None:
+    """A 422 naming a one-value parameter sent twice (FastAPI would keep the last silently)."""
+    seen: set[str] = set()
+    for key, _ in params:
+        if key in SINGLE_VALUED and key in seen:
+            raise ValidationFailed(f"{key} takes one value; it was sent more than once.", field=key)
+        seen.add(key)
+
+
+def _joined(values: list[str]) -> list[str]:
+    return [v for value in values for v in value.split(",") if v != ""]
+
+
+def _page(query: ItemQuery) -> Page:
+    page = Page(cursor=query.page_from or None)
+    if query.page_size is not None:
+        size = _ints([query.page_size], "page[size]")[0]
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            raise BadRequest(
+                f"page[size] must be between 1 and {MAX_PAGE_SIZE}.", field="page[size]"
             )
-    return _build(lists), page
+        page.size = size
+    for name in SORT_FIELDS:
+        value = getattr(query, f"sort_{name}")
+        if value is None:
+            continue
+        key = f"sort[{name}]"
+        if value.lower() not in ("asc", "desc", "ascending", "descending"):
+            raise BadRequest(f"{key} must be asc or desc.", field=key)
+        page.sort_field, page.descending = name, value.lower().startswith("desc")
+    return page
+
+
+def _refuse_unknown(names: Iterable[str]) -> None:
+    for key in names:
+        if key.startswith("sort[") and key.endswith("]"):
+            raise BadRequest(
+                f"Cannot sort by {key[5:-1]!r}; use one of {', '.join(SORT_FIELDS)}.", field=key
+            )
+        # a filter moorage does not know would otherwise list every item
+        known = ", ".join([*_LIST_FIELDS, "filenames", "page[size]", "page[from]", "sort[...]"])
+        raise ValidationFailed(
+            f"Unknown query parameter {key!r}; the listing takes {known}.", field=key
+        )
+
+
+def filters_from_query(query: ItemQuery) -> tuple[ItemFilters, Page]:
+    """``dataset_ids[]=1``, ``dataset_ids=1``, ``statuses=new,annotate``, ``sort[name]=desc``."""
+    _refuse_unknown(query.model_extra or {})
+    lists: dict[str, list[Any]] = {
+        name: [*getattr(query, f"{name}_each"), *_joined(getattr(query, name))]
+        for name in _LIST_FIELDS
+    }
+    lists["item_names"].extend([*query.filenames, *query.filenames_each])
+    return _build(lists), _page(query)
 
 
 def filters_from_body(body: Any) -> ItemFilters:

@@ -6,13 +6,28 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from moorage.kit.cursor import encode_cursor
+from moorage.kit.timestamps import rfc3339
 
-__all__ = ["item_json", "section_json", "slot_json"]
+__all__ = ["item_json", "section_json", "shown_as_is", "slot_json"]
 
 
 def _slot_base(base_url: str, team_slug: str, item_id: Any, slot_name: str) -> str:
     return f"{base_url}/api/v2/teams/{team_slug}/items/{item_id}/slots/{quote(slot_name, safe='')}"
+
+
+def shown_as_is(kind: str, total_sections: int) -> bool:
+    """An image the viewer shows as it is stored: its one section (1, as sections count from
+    1) has no row; ``sections/1/hq`` is the original itself."""
+    return kind == "image" and total_sections == 1
+
+
+def _original_section(meta: Mapping[str, Any], base: str) -> dict[str, Any]:
+    return {
+        "section_index": 1,
+        "width": meta.get("width"),
+        "height": meta.get("height"),
+        "hq_url": f"{base}/sections/1/hq",
+    }
 
 
 def section_json(section: Mapping[Any, Any], *, base: str) -> dict[str, Any]:
@@ -59,6 +74,8 @@ def slot_json(
         out["size_bytes"] = slot["size_bytes"]
     if sections is not None:
         out["sections"] = [section_json(s, base=base) for s in sections] or _pending(slot)
+        if not out["sections"] and shown_as_is(slot["kind"], slot["total_sections"]):
+            out["sections"] = [_original_section(meta, base)]
     return out
 
 
@@ -84,8 +101,9 @@ def item_json(
     base_url: str,
     team_slug: str,
     sections: Mapping[Any, Sequence[Mapping[Any, Any]]] | None = None,
-    sort_value: Any = None,
+    cursor: str | None = None,
 ) -> dict[str, Any]:
+    """``cursor`` only in a listing: where the next page starts after this item."""
     rendered = [
         slot_json(
             s,
@@ -111,12 +129,12 @@ def item_json(
         "slot_types": list(dict.fromkeys(s["type"] for s in slots)),
         "tags": list(tags),
         "tag_values": {k: v for k, v in tags.items() if v is not None},
-        "inserted_at": item["inserted_at"],
-        "updated_at": item["updated_at"],
+        "inserted_at": rfc3339(item["inserted_at"]),
+        "updated_at": rfc3339(item["updated_at"]),
         "slots": rendered,
     }
-    if "seq" in item:
-        out["cursor"] = encode_cursor(sort_value, item["seq"])
+    if cursor is not None:
+        out["cursor"] = cursor
     if item.get("size_bytes") is not None:
         out["size_bytes"] = item["size_bytes"]
     if item.get("processing_error"):

@@ -78,7 +78,7 @@ class ItemService:
                 tags=tags.get(r["id"], {}),
                 base_url=base_url,
                 team_slug=team.slug,
-                sort_value=sort_value(r, page.sort_field),
+                cursor=encode_cursor(sort_value(r, page.sort_field), r["seq"]),
             )
             for r in rows
         ]

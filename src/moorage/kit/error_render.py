@@ -79,10 +79,34 @@ def _validation(exc: RequestValidationError) -> Rendered:
     first = errors[0] if errors else {"loc": ("body",), "msg": "invalid request"}
     where = _field_of(tuple(first.get("loc", ())))
     if first.get("type") == "json_invalid":
-        message = "The request body is not valid JSON."
+        # its loc is ("body", <byte offset>): the field is the body, the offset says where
+        where, message = "body", _json_invalid_message(first, exc.body)
+    elif _is_raw_body(first):
+        message = "The request body must be JSON, sent with Content-Type: application/json."
     else:
         message = f"{where}: {first.get('msg', 'invalid value')}"
     return Rendered(422, _body("VALIDATION_FAILED", message, where))
+
+
+def _json_invalid_message(error: dict[str, Any], body: Any) -> str:
+    """Where the JSON breaks: line and column of the byte offset FastAPI reports."""
+    loc = error.get("loc", ())
+    offset = loc[-1] if loc and isinstance(loc[-1], int) else None
+    reason = str((error.get("ctx") or {}).get("error") or "not valid JSON")
+    if offset is None:
+        return f"The request body is not valid JSON ({reason})."
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
+    before = text[:offset]
+    line = before.count("\n") + 1
+    column = offset - (before.rfind("\n") + 1) + 1
+    return f"The request body is not valid JSON: {reason} at line {line}, column {column}."
+
+
+def _is_raw_body(error: dict[str, Any]) -> bool:
+    """A JSON model given the raw bytes: the body came without a JSON content type."""
+    return tuple(error.get("loc", ())) == ("body",) and isinstance(
+        error.get("input"), bytes | bytearray
+    )
 
 
 def _field_of(loc: tuple[Any, ...]) -> str:

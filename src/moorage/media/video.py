@@ -147,6 +147,7 @@ class _Pipeline:
     def __init__(
         self, sink: DerivativeSink, progress: Progress | None, expected: int, frame_bytes: int
     ) -> None:
+        """``expected``: the sections (visible frames) the video should make."""
         self.sink = sink
         self.progress = progress
         self.expected = max(expected, 1)
@@ -158,13 +159,17 @@ class _Pipeline:
         self.pending: deque[Future[EncodedFrame]] = deque()
         self.sections: list[SectionInfo] = []
         self.thumb: tuple[bytes, int, int] | None = None
-        self.frames_seen = 0
+        self.submitted = 0
         self._report_every = max(1, self.expected // 100)
 
     def submit(self, frame: Any, section: int, rotation: int, want_thumb: bool) -> None:
         self.pending.append(self.pool.submit(encode_frame, frame, section, rotation, want_thumb))
         while len(self.pending) > self.in_flight:
             self._deliver(self.pending.popleft())
+        # progress counts sections, the slot's own count, not the frames decoded to make them
+        self.submitted += 1
+        if self.progress and self.submitted % self._report_every == 0:
+            self.progress(self.submitted, max(self.expected, self.submitted))
 
     def _deliver(self, future: Future[EncodedFrame]) -> None:
         try:
@@ -180,11 +185,6 @@ class _Pipeline:
         )
         if done.thumb is not None:
             self.thumb = done.thumb
-
-    def tick(self) -> None:
-        self.frames_seen += 1
-        if self.progress and self.frames_seen % self._report_every == 0:
-            self.progress(self.frames_seen, max(self.expected, self.frames_seen))
 
     def finish(self) -> None:
         while self.pending:
@@ -216,7 +216,8 @@ def process_video(
         if info.frames:  # the container's count, before decoding; checked again as frames come
             limits.frames(math.ceil(info.frames / step))
         middle = info.frames // 2
-        pipe = _Pipeline(sink, progress, info.frames, max(1, info.width * info.height * 3 // 2))
+        expected = math.ceil(info.frames / step) if info.frames else 0
+        pipe = _Pipeline(sink, progress, expected, max(1, info.width * info.height * 3 // 2))
         # One short line per frame: ~30 MB for ten hours at 30 fps, so kept in memory.
         manifest = io.StringIO()
         total = 0
@@ -243,7 +244,6 @@ def process_video(
                 manifest.write(f"{n}:0:{int(is_visible)}:{_pts_text(seconds)}")
                 total = n + 1
                 last_frame = frame
-                pipe.tick()
             pipe.finish()
             if pipe.thumb is None and last_frame is not None:
                 pipe.thumb = frame_thumbnail(last_frame, rotation)
@@ -310,5 +310,5 @@ def _result(
             {"name": MANIFEST_NAME, "total_frames": total, "visible_frames": visible}
         ]
     if progress:
-        progress(total, total)
+        progress(visible, visible)
     return SlotResult(first.width, first.height, visible, metadata, pipe.sections, THUMBNAIL_NAME)

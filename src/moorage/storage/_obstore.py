@@ -177,6 +177,10 @@ class ObstoreAdapter(StorageAdapter, abc.ABC):
             )
         code, status = describe(exc)
         where = self._where(bucket)
+        unreachable = self._ticket.last_unreachable() if self._ticket is not None else None
+        if unreachable is not None and code is None and status in (None, 502):
+            # the proxy could not reach the endpoint: say so, not the proxy's bare 502/403
+            return StorageUnavailable(f"Could not {action} in {where}: {unreachable}.", key=key)
         subject = f"{action} {key!r} in {where}" if key is not None else f"{action} {where}"
         detail = f"HTTP {status}" if status else type(exc).__name__
         if code:

@@ -238,7 +238,8 @@ _HINTS: dict[type[StorageError], str] = {
     InvalidCredentials: "check the access key / account key / service account of this storage",
     BucketNotFound: "check the bucket (or Azure container) name and the region",
     AccessDenied: "grant this permission on the prefix to the credentials in use",
-    StorageUnavailable: "the storage did not answer in time; check the endpoint and network",
+    StorageUnavailable: "check the endpoint URL, and that the storage is up and reachable from "
+    "the server",
 }
 
 #: errors that make every later check fail the same way: report them once, skip the requests
@@ -253,8 +254,16 @@ class PermissionCheck:
     message: str | None = None
 
 
-def _failed_check(permission: Permission, exc: StorageError) -> PermissionCheck:
-    hint = next((h for cls, h in _HINTS.items() if isinstance(exc, cls)), None)
+#: a local storage's bucket is a folder on the server: no name, region or endpoint to check
+_LOCAL_HINTS: dict[type[StorageError], str] = {
+    BucketNotFound: "create the folder, or point the storage's bucket at an existing one; "
+    "moorage never creates it",
+}
+
+
+def _failed_check(permission: Permission, exc: StorageError, provider: str) -> PermissionCheck:
+    hints = {**_HINTS, **_LOCAL_HINTS} if provider == "local" else _HINTS
+    hint = next((h for cls, h in hints.items() if isinstance(exc, cls)), None)
     message = f"Cannot {permission}: {exc.message}"
     if hint and hint not in message:
         message = f"{message} ({hint})"
@@ -276,7 +285,7 @@ def check_permissions(adapter: Checkable, *, prefix: str, readonly: bool) -> lis
     fatal: StorageError | None = None
     for permission in order:
         if fatal is not None:
-            checks[permission] = _failed_check(permission, fatal)
+            checks[permission] = _failed_check(permission, fatal, adapter.provider)
             continue
         try:
             message = state.run(permission)
@@ -287,7 +296,7 @@ def check_permissions(adapter: Checkable, *, prefix: str, readonly: bool) -> lis
         except StorageError as exc:
             if isinstance(exc, _FATAL):
                 fatal = exc
-            checks[permission] = _failed_check(permission, exc)
+            checks[permission] = _failed_check(permission, exc, adapter.provider)
         else:
             checks[permission] = PermissionCheck(permission, ok=True, message=message)
     if state.wrote and not checks["delete"].ok:

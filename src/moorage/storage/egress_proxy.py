@@ -33,15 +33,25 @@ class Ticket:
     url: str
     proxy: EgressProxy = field(repr=False)
     refused: tuple[float, str] | None = field(default=None)
+    #: the last target the proxy could not reach for it (no such host, refused, timed out)
+    unreachable: tuple[float, str] | None = field(default=None)
 
     def release(self) -> None:
         self.proxy.release(self)
 
     def last_refusal(self, within: float = 60.0) -> str | None:
-        found = self.refused
-        if found is not None and time.monotonic() - found[0] < within:
-            return found[1]
-        return None
+        return _recent(self.refused, within)
+
+    def last_unreachable(self, within: float = 60.0) -> str | None:
+        """Why the endpoint could not be reached, e.g. ``connection refused by 127.0.0.1:9``
+        (the HTTP client only sees the proxy's 502)."""
+        return _recent(self.unreachable, within)
+
+
+def _recent(found: tuple[float, str] | None, within: float) -> str | None:
+    if found is not None and time.monotonic() - found[0] < within:
+        return found[1]
+    return None
 
 
 _DENIED = (
@@ -112,6 +122,15 @@ class _Refused(Exception):
     pass
 
 
+def _why(exc: OSError | None) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (nothing listens there)"
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return "no answer (timed out)"
+    reason = exc.strerror if exc is not None and exc.strerror else type(exc).__name__
+    return str(reason).lower()
+
+
 class EgressProxy:
     """A forward proxy on 127.0.0.1 (CONNECT for https, absolute-form for http)."""
 
@@ -160,7 +179,9 @@ class EgressProxy:
                 [egress._literal(host)] if egress._literal(host) else egress.resolve(host, port)
             )
         except (OSError, UnicodeError) as exc:
-            raise _Refused(f"{host} does not resolve ({exc})") from None
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            ticket.unreachable = (time.monotonic(), f"the host {host} does not resolve ({reason})")
+            raise ConnectionError(f"{host} does not resolve") from None
         problem = self.policy.refusal(host, [a for a in addresses if a is not None])
         if problem:
             ticket.refused = (time.monotonic(), problem)
@@ -169,9 +190,13 @@ class EgressProxy:
         for address in addresses:
             try:
                 # exactly the address checked above, never the name again
-                return socket.create_connection((str(address), port), self.connect_timeout)
+                sock = socket.create_connection((str(address), port), self.connect_timeout)
             except OSError as exc:
                 last = exc
+            else:
+                ticket.unreachable = None  # reachable again: later errors are the store's own
+                return sock
+        ticket.unreachable = (time.monotonic(), f"cannot connect to {host}:{port}: {_why(last)}")
         raise ConnectionError(f"could not connect to {host}:{port}: {last}")
 
     def _serve(self, client: socket.socket) -> None:

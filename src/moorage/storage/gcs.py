@@ -190,6 +190,11 @@ class GCSStorage(StorageAdapter):
                 f"policy refused the connection: {refused}.",
                 key=key,
             )
+        unreachable = self._ticket.last_unreachable() if self._ticket is not None else None
+        if unreachable is not None and getattr(exc, "code", None) in (None, 502):
+            return StorageUnavailable(
+                f"Could not {action} in bucket {self.bucket_name!r}: {unreachable}.", key=key
+            )
         if isinstance(exc, gexc.RetryError) and isinstance(exc.cause, Exception):
             exc = exc.cause
         where = f"bucket {self.bucket_name!r}"

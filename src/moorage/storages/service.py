@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session, object_session
 from moorage.context import StorageRegistry
 from moorage.errors import Conflict, NotFound, ValidationFailed
 from moorage.kit.text import slugify
+from moorage.kit.timestamps import rfc3339
 from moorage.models import StorageConfig, Team
 from moorage.ops import metrics
 from moorage.security import SecretBox
@@ -38,6 +39,8 @@ def storage_json(storage: StorageConfig) -> dict[str, Any]:
         "ambient_credentials": storage.allow_ambient_credentials,
         "events": storage.events,
         "derivatives_storage": _derivatives_slug(storage),
+        "created_at": rfc3339(storage.created_at),
+        "updated_at": rfc3339(storage.updated_at),
     }
 
 

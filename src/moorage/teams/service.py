@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from moorage.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from moorage.kit.text import slugify
+from moorage.kit.timestamps import rfc3339
 from moorage.models import ApiKey, Team
 from moorage.models.base import utcnow
 from moorage.security import generate_api_key, hash_api_key, keys_match, split_api_key
@@ -35,9 +36,9 @@ def key_json(key: ApiKey) -> dict[str, Any]:
     return {
         "prefix": key.prefix,
         "name": key.name,
-        "created_at": _utc(key.created_at),
-        "last_used_at": _utc(key.last_used_at),
-        "revoked_at": _utc(key.revoked_at),
+        "created_at": rfc3339(key.created_at),
+        "last_used_at": rfc3339(key.last_used_at),
+        "revoked_at": rfc3339(key.revoked_at),
     }
 
 

@@ -1,7 +1,10 @@
 """Derivatives go straight to a storage, under ``{prefix}/{item_id}/files/{slot_id}/``.
 
 That storage is the item's own (read-write), or the ``derivatives_storage`` a read-only storage
-names: its originals are only read, and the slot records where its derivatives went.
+names: its originals are only read, and the slot records where its derivatives went. A storage
+without a prefix gets ``moorage/`` as that prefix: derivatives never land at the bucket's root
+among the customer's own folders (docs/storage.md). The keys written are stored on the slot and
+its sections, so serving reads them from there, never from this rule.
 """
 
 from __future__ import annotations
@@ -13,9 +16,26 @@ from moorage.models import StorageConfig
 from moorage.storage.base import StorageAdapter, StorageError, join_key
 from moorage.storages.repository import storage_repository
 
+__all__ = [
+    "DEFAULT_PREFIX",
+    "NoDerivativesStorage",
+    "StorageSink",
+    "derivatives_prefix",
+    "derivatives_sink",
+    "slot_folder",
+]
+
+#: where a read-write storage without a prefix gets its derivatives
+DEFAULT_PREFIX = "moorage"
+
+
+def derivatives_prefix(prefix: str) -> str:
+    """The folder every derivative of a storage with this ``prefix`` goes under."""
+    return prefix.strip("/") or DEFAULT_PREFIX
+
 
 def slot_folder(prefix: str, item_id: object, slot_id: object) -> str:
-    return join_key(prefix, str(item_id), "files", str(slot_id))
+    return join_key(derivatives_prefix(prefix), str(item_id), "files", str(slot_id))
 
 
 class StorageSink:
