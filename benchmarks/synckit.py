@@ -266,10 +266,13 @@ class Moorage:
                     raise TimeoutError(f"sync {sync_id} still {body['state']} after {timeout} s")
                 time.sleep(every)  # polling another process's state over HTTP
 
-    def sync(self, dataset: str, storage: str, prefix: str, **options: Any) -> tuple[float, Any]:
+    def sync(
+        self, dataset: str, storage: str, prefix: str, *, timeout: float = 3600, **options: Any
+    ) -> tuple[float, Any]:
         """Start a sync and wait for it: (seconds from POST to a final state, the sync)."""
         start = time.perf_counter()
-        body = self.wait_sync(self.start_sync(dataset, storage, prefix, **options))
+        sync_id = self.start_sync(dataset, storage, prefix, **options)
+        body = self.wait_sync(sync_id, timeout=timeout)
         return time.perf_counter() - start, body
 
     def count_items(self, dataset: str, query: str = "") -> int:
