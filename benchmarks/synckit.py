@@ -294,7 +294,7 @@ class Moorage:
         """A read-only query on moorage's database (SQLite or PostgreSQL); no parameters."""
         if self.db_url:
             with psycopg.connect(self.db_url, autocommit=True) as conn:
-                return conn.execute(query).fetchall()  # type: ignore[arg-type]
+                return conn.execute(query).fetchall()
         import sqlite3
 
         with sqlite3.connect(self.tmp / "data" / "moorage.db") as conn:
