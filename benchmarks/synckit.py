@@ -92,6 +92,18 @@ def vm_hwm_kib(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its live descendants, seconds."""
+    total = 0
+    for p in _descendants(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of stat)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 class PeakRss:
     """Samples VmHWM of named processes and all their descendants every ``every`` seconds."""
 
@@ -195,6 +207,10 @@ class Moorage:
     def processes(self) -> dict[str, subprocess.Popen[bytes]]:
         named = {f"worker-{i}": w for i, w in enumerate(self.workers)}
         return {"serve": self.server, **named} if self.server else named
+
+    def cpu(self) -> float:
+        """CPU seconds used so far by ``moorage serve``, the workers and their children."""
+        return sum(cpu_seconds(p.pid) for p in self.processes().values())
 
     def stop(self) -> None:
         for proc in [*self.processes().values(), *self._services]:
