@@ -20,7 +20,9 @@ Bars (issue 10):
    nothing twice (items inserted by the re-sync, counted in the database by ``seq``, = changes).
 
 Processing (thumbnails) goes on behind a sync and is not counted. Prints each figure with its
-bar and exits 1 when one does not hold. Run it under ``nice -n 10`` on a shared machine.
+bar and exits 1 when one does not hold; with fewer files than the bars are set at (1,000,000 and
+100,000) the time bars are not judged, only projected linearly. Run it under ``nice -n 10`` on a
+shared machine.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PER_FOLDER = 1000
 LINKS_PER_SOURCE = 50_000  # ext4 allows 65,000 links to one inode
 FIRST_BAR_S, RESYNC_BAR_S, RSS_BAR_MB = 120.0, 5.0, 1024.0
+#: the sizes the time bars are set at; a scaled-down run prints its rate projected to them
+FIRST_FILES, RESYNC_FILES = 1_000_000, 100_000
 
 
 def key(i: int) -> str:
@@ -100,6 +104,19 @@ def check(name: str, ok: bool, failures: list[str]) -> str:
     return "holds" if ok else "does NOT hold"
 
 
+def time_bar(
+    name: str, secs: float, ok: bool, files: int, at: int, bar: float, failures: list[str]
+) -> str:
+    """The time bar, judged at the size it is set for; a smaller run only projects to it."""
+    if files >= at:
+        return f"{name} bar {bar:.0f} s at {at:,} files: {check(name, ok and secs < bar, failures)}"
+    check(name, ok, failures)
+    return (
+        f"{name} bar {bar:.0f} s is set at {at:,} files: not judged at {files:,}; this rate "
+        f"projects to {secs * at / files:.1f} s there"
+    )
+
+
 def first_sync(args: argparse.Namespace, files: Path, failures: list[str]) -> None:
     print(f"-- 1. sync of {args.files:,} local files into an empty dataset")
     with Moorage(backend="postgresql", workers=args.workers, threads=args.threads) as m:
@@ -112,10 +129,8 @@ def first_sync(args: argparse.Namespace, files: Path, failures: list[str]) -> No
         print(f"state {sync['state']}, counts {counts}, error {sync.get('error')}")
         rate = counts["registered"] / secs
         ok = sync["state"] == "complete" and counts["registered"] == args.files
-        print(
-            f"{args.files:,} files: {secs:.1f} s to complete ({rate:,.0f} items/s); bar "
-            f"{FIRST_BAR_S:.0f} s with all registered: {check('first', ok and secs < FIRST_BAR_S, failures)}"
-        )
+        print(f"{args.files:,} files: {secs:.1f} s to complete ({rate:,.0f} items/s)")
+        print(time_bar("first", secs, ok, args.files, FIRST_FILES, FIRST_BAR_S, failures))
         peak = max(rss.peak_kib.values()) / 1024
         print(
             f"peak RSS: {rss.report()}; bar {RSS_BAR_MB:.0f} MB each: "
@@ -165,10 +180,8 @@ def resync(args: argparse.Namespace, files: Path, failures: list[str]) -> None:
             f"items inserted by the re-sync: {inserted} (bar: {changes}, nothing re-registered): "
             f"{check('re-registered', inserted == changes, failures)}"
         )
-        print(
-            f"re-sync time bar {RESYNC_BAR_S:.0f} s: "
-            f"{check('resync', sync['state'] == 'complete' and secs < RESYNC_BAR_S, failures)}"
-        )
+        ok = sync["state"] == "complete"
+        print(time_bar("resync", secs, ok, n, RESYNC_FILES, RESYNC_BAR_S, failures))
 
 
 def parse() -> argparse.Namespace:
