@@ -39,7 +39,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from localkit import free_port, wait_until
+from localkit import Started, free_port, wait_until
 from synckit import Moorage, cpu_seconds, small_jpegs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,7 +52,7 @@ LS_CONFIG = (
 TARGET = 20.0
 
 
-class LabelStudio:
+class LabelStudio(Started):
     """``label-studio start`` from its own venv on a free loopback port; stopped on exit."""
 
     def __init__(self, venv: Path, document_root: Path, work: Path, data: Path) -> None:
@@ -64,17 +64,6 @@ class LabelStudio:
         self.api = httpx.Client(
             base_url=self.url, headers={"Authorization": f"Token {LS_TOKEN}"}, timeout=7200
         )
-
-    def __enter__(self) -> LabelStudio:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
 
     def start(self) -> None:
         env = {

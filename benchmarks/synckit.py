@@ -27,7 +27,7 @@ import httpx
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from localkit import PG_ADMIN, api_ready, free_port, start_redis, wait_until
+from localkit import PG_ADMIN, Started, api_ready, free_port, start_redis, wait_until
 
 TEAM = "bench"
 FINAL_STATES = {"complete", "failed", "cancelled"}
@@ -138,7 +138,7 @@ class PeakRss:
 # -- moorage ----------------------------------------------------------------------------------
 
 
-class Moorage:
+class Moorage(Started):
     """``with Moorage(backend="sqlite"|"postgresql", workers=N) as m:``; all of it stops after."""
 
     def __init__(self, *, backend: str = "sqlite", workers: int = 2, threads: int = 1) -> None:
@@ -157,17 +157,6 @@ class Moorage:
         self._services: list[subprocess.Popen[bytes]] = []
         self.env: dict[str, str] = {}
         self.api_key = ""
-
-    def __enter__(self) -> Moorage:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
 
     @property
     def headers(self) -> dict[str, str]:
