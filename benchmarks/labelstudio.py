@@ -213,8 +213,8 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         ls = moorage = None
         if run_ls:
-            t0 = time.perf_counter()
             data = fresh_data_dir(args.venv, work)
+            t0 = time.perf_counter()
             ls = stack.enter_context(LabelStudio(args.venv, files_root, work, data))
             print(
                 f"Label Studio {LS_VERSION} up in {time.perf_counter() - t0:.0f} s "
