@@ -40,7 +40,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from localkit import Started, free_port, wait_until
-from synckit import Moorage, cpu_seconds, small_jpegs
+from synckit import Moorage, cpu_seconds, exit_on_sigterm, small_jpegs
 
 ROOT = Path(__file__).resolve().parent.parent
 LS_VERSION = "1.23.2"
@@ -197,6 +197,7 @@ def parse() -> argparse.Namespace:
 
 def main() -> None:
     args = parse()
+    exit_on_sigterm()
     run_ls, run_moorage = args.only != "moorage", args.only != "labelstudio"
     if run_ls:
         ensure_venv(args.venv)

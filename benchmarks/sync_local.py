@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from synckit import Moorage, PeakRss, png_bytes
+from synckit import Moorage, PeakRss, exit_on_sigterm, png_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 PER_FOLDER = 1000
@@ -210,6 +210,7 @@ def parse() -> argparse.Namespace:
 
 def main() -> None:
     args = parse()
+    exit_on_sigterm()
     files = (args.workdir / "files").resolve()
     shutil.rmtree(files / "derived", ignore_errors=True)  # thumbnails of the last run
     t = make_tree(files / "big", args.files, cached=True)

@@ -14,6 +14,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -32,6 +33,12 @@ from localkit import PG_ADMIN, Started, api_ready, free_port, start_redis, wait_
 TEAM = "bench"
 FINAL_STATES = {"complete", "failed", "cancelled"}
 MOORAGE = [sys.executable, "-m", "moorage.cli"]
+
+
+def exit_on_sigterm() -> None:
+    """SIGTERM (``timeout``, a CI stop) exits through Python, so every ``with`` block stops its
+    processes and drops its database instead of leaving them behind."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
 # -- files ------------------------------------------------------------------------------------
