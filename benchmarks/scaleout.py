@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from faultproxy import FaultProxy
 from localkit import (
     PG_ADMIN,
+    Started,
     add_vhost,
     api_ready,
     delete_vhost,
@@ -50,7 +51,7 @@ S3_BUCKET = "moorage-scaleout"
 S3_KEYS = {"access_key_id": "scaleout", "secret_access_key": "scaleout-secret"}
 
 
-class ScaleOut:
+class ScaleOut(Started):
     """Start with ``with ScaleOut(...) as so:``; everything stops when the block ends."""
 
     def __init__(
@@ -91,17 +92,6 @@ class ScaleOut:
         self.broker_url = ""
 
     # -- life cycle -------------------------------------------------------------------------
-
-    def __enter__(self) -> ScaleOut:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
 
     @property
     def urls(self) -> list[str]:
