@@ -198,3 +198,25 @@ class TestS3AsMoorageKnowsIt:
         assert "error: --team:" in out.stderr
         out = run_cli("prepare", "--storage", "nope", env=env, cwd=tmp_path)
         assert (out.returncode, out.stderr.split(":")[:2]) == (2, ["error", " --team"])
+
+
+class TestStorageFaults:
+    def test_a_bucket_that_does_not_exist_exits_1_with_the_reason(
+        self,
+        moto_endpoint: str,  # noqa: F811
+        aws_env: None,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        options = Options(
+            provider="aws", bucket="no-such-bucket", endpoint_url=moto_endpoint, quiet=True, jobs=1
+        )
+        assert main(options) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: storage: STORAGE_BUCKET_NOT_FOUND: "), err
+
+    def test_a_local_folder_that_does_not_exist(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        options = Options(provider="local", bucket=str(tmp_path / "nope"), quiet=True, jobs=1)
+        assert main(options) == 1
+        assert "error: storage: STORAGE_BUCKET_NOT_FOUND: " in capsys.readouterr().err

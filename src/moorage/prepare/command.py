@@ -22,6 +22,7 @@ from moorage.prepare.run import Report, run
 from moorage.prepare.sources import Task, local_tasks, storage_tasks
 from moorage.prepare.upload import Target, original_uploads, upload_lines
 from moorage.prepare.work import Plan
+from moorage.storage.base import StorageError
 from moorage.storage.factory import PROVIDERS, StorageSpec, build_adapter
 from moorage.storage.local import LocalStorage
 
@@ -182,8 +183,13 @@ def _tasks_and_plan(options: Options) -> tuple[Iterator[Task | tuple[str, str]],
 def main(options: Options) -> int:
     """Run the command; 0 when every file is ready, 1 when any failed or was blocked."""
     _check(options)
-    tasks, plan, target = _tasks_and_plan(options)
-    report = run(tasks, plan, jobs=options.jobs, quiet=options.quiet)
+    try:
+        tasks, plan, target = _tasks_and_plan(options)
+        report = run(tasks, plan, jobs=options.jobs, quiet=options.quiet)
+    except StorageError as exc:
+        # the storage as a whole (its listing, its bucket, its credentials); a re-run resumes
+        _say(f"error: storage: {exc.reason}: {exc.message}")
+        return 1
     for err in report.errors:
         _say(f"error: {err['file']}: {err['stage']}: {err['message']}")
     if options.out is not None:
