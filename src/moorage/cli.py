@@ -126,7 +126,9 @@ _REG = "Registering"
 def prepare(
     paths: Annotated[
         list[Path] | None,
-        typer.Argument(help="Local images, videos, DICOM, NIfTI, PDFs, or folders of them."),
+        typer.Argument(
+            metavar="FILES", help="Local images, videos, DICOM, NIfTI, PDFs, or folders of them."
+        ),
     ] = None,
     out: Annotated[
         Path | None, Opt(help="Write derivatives here, laid out like the bucket.")
@@ -152,7 +154,11 @@ def prepare(
         ),
     ] = None,
     bucket: Annotated[
-        str | None, Opt(help="Its bucket (Azure: account).", rich_help_panel=_STORAGE)
+        str | None,
+        Opt(
+            help="Its bucket (Azure: account); with FILES, named in the upload lines.",
+            rich_help_panel=_STORAGE,
+        ),
     ] = None,
     endpoint_url: Annotated[
         str | None, Opt(help="Its S3-compatible endpoint.", rich_help_panel=_STORAGE)
