@@ -249,6 +249,8 @@ def test_prepare_then_register_on_read_only_storage(env, tmp_path, server) -> No
         "cars",
         "--storage",
         "media",
+        "--originals",
+        "copy",
         env=env,
         cwd=tmp_path,
     )
@@ -256,7 +258,8 @@ def test_prepare_then_register_on_read_only_storage(env, tmp_path, server) -> No
     payload = json.loads(out.stdout)
     assert "errors" not in payload and len(payload["items"]) == 2
     for f in ("car.jpg", "clip.mp4"):
-        shutil.copyfile(src / f, bucket / "uploads" / f)
+        assert (bucket / "uploads" / f).read_bytes() == (src / f).read_bytes()
+    assert not (bucket / "uploads" / "broken.png").exists()
     created = json.loads(
         run_cli(
             "admin", "create-team", "acme", "--data-dir", str(data_dir), env=env, cwd=tmp_path

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from moorage.cli_admin import admin
-from moorage.cli_kit import HELP, DataDir, open_context, print_json
+from moorage.cli_kit import HELP, DataDir, open_context
 
 app = typer.Typer(
     help="moorage: register files in your own storage as dataset items.",
@@ -119,37 +119,97 @@ def migrate_cmd(data_dir: DataDir = None) -> None:
     typer.echo("database is up to date", err=True)
 
 
+Opt = typer.Option
+_STORAGE = "Storage source"
+_REG = "Registering"
+
+
 @app.command()
 def prepare(
-    files: Annotated[list[Path], typer.Argument(help="Local images, videos, DICOM, NIfTI, PDFs.")],
-    out: Annotated[Path, typer.Option("--out", help="Folder laid out like the bucket.")],
-    key_prefix: Annotated[str, typer.Option(help="Where in the bucket the files will live.")] = "",
-    fps: Annotated[float | None, typer.Option(help="Video sampling rate; default native.")] = None,
-    dataset: Annotated[str | None, typer.Option(help="dataset_slug to put in the payload.")] = None,
-    storage: Annotated[str | None, typer.Option(help="storage_slug to put in the payload.")] = None,
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            metavar="FILES", help="Local images, videos, DICOM, NIfTI, PDFs, or folders of them."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, Opt(help="Write derivatives here, laid out like the bucket.")
+    ] = None,
+    key_prefix: Annotated[str, Opt(help="Where in the bucket local FILES will live.")] = "",
+    derivatives_prefix: Annotated[
+        str, Opt(help="Where derivatives go, under the bucket.")
+    ] = "moorage-derivatives",
+    fps: Annotated[float | None, Opt(help="Video sampling rate; default native.")] = None,
+    dataset: Annotated[str | None, Opt(help="dataset_slug for the payload.")] = None,
+    storage: Annotated[
+        str | None, Opt(help="storage_slug for the payload; without FILES, the storage to read.")
+    ] = None,
+    team: Annotated[str | None, Opt(help="The team of --storage.")] = None,
+    prefix: Annotated[
+        str | None, Opt(help="Read the keys under this prefix.", rich_help_panel=_STORAGE)
+    ] = None,
+    provider: Annotated[
+        str | None,
+        Opt(
+            help="A bucket moorage does not know: aws, minio, azure, gcp, local.",
+            rich_help_panel=_STORAGE,
+        ),
+    ] = None,
+    bucket: Annotated[
+        str | None,
+        Opt(
+            help="Its bucket (Azure: account); with FILES, named in the upload lines.",
+            rich_help_panel=_STORAGE,
+        ),
+    ] = None,
+    endpoint_url: Annotated[
+        str | None, Opt(help="Its S3-compatible endpoint.", rich_help_panel=_STORAGE)
+    ] = None,
+    region: Annotated[str | None, Opt(help="Its region.", rich_help_panel=_STORAGE)] = None,
+    originals: Annotated[
+        str | None, Opt(help="copy or link local FILES into --out too (a local storage's folder).")
+    ] = None,
+    jobs: Annotated[int | None, Opt(help="Worker processes; default every core.")] = None,
+    quiet: Annotated[bool, Opt("--quiet", help="No progress bar.")] = False,
+    register: Annotated[
+        bool, Opt("--register", help="Send the payload to moorage.", rich_help_panel=_REG)
+    ] = False,
+    url: Annotated[
+        str | None, Opt(help="moorage's URL; env MOORAGE_URL.", rich_help_panel=_REG)
+    ] = None,
+    api_key: Annotated[
+        str | None, Opt(help="API key; env MOORAGE_API_KEY.", rich_help_panel=_REG)
+    ] = None,
+    chunk_size: Annotated[int, Opt(help="Items per request.", rich_help_panel=_REG)] = 10_000,
+    data_dir: DataDir = None,
 ) -> None:
-    """Make thumbnails, frames, slices and pages locally for READ-ONLY storage.
+    """Make thumbnails, frames, slices and pages for READ-ONLY storage (docs/prepare.md).
 
-    Writes them under --out (upload that folder to the bucket) and prints a register_existing
-    payload with every read-only field filled in. Exits 1 if a file could not be processed.
+    Reads local FILES and folders, or the keys under --prefix of a storage; writes the
+    derivatives to --out (and says what to upload where) or back into the storage; prints a
+    register_existing payload, or registers it with --register. Exits 1 if a file failed or an
+    item was blocked, 2 for a bad option.
     """
-    from moorage.prepare import prepare as run_prepare
+    from moorage.prepare.command import Options, main
+    from moorage.prepare.layout import OptionError
 
-    missing = [str(f) for f in files if not f.is_file()]
-    if missing:
-        typer.echo(f"error: not a file: {', '.join(missing)}", err=True)
+    if originals not in (None, "copy", "link"):
+        typer.echo("error: --originals: must be copy or link", err=True)
         raise typer.Exit(2)
-    payload = run_prepare(files, out, key_prefix=key_prefix.strip("/"), fps=fps)
-    errors = payload.pop("errors", [])
-    for err in errors:
-        typer.echo(f"error: {err['file']}: {err['stage']}: {err['message']}", err=True)
-    if dataset:
-        payload["dataset_slug"] = dataset
-    if storage:
-        payload["storage_slug"] = storage
-    print_json(payload)
-    if errors:
-        raise typer.Exit(1)
+    options = Options(
+        paths=list(paths or []), out=out, key_prefix=key_prefix,
+        derivatives_prefix=derivatives_prefix, fps=fps, dataset=dataset, storage=storage,
+        team=team, data_dir=data_dir, prefix=prefix, provider=provider, bucket=bucket,
+        endpoint_url=endpoint_url, region=region, originals=originals,  # type: ignore[arg-type]
+        jobs=jobs, quiet=quiet, register=register, url=url, api_key=api_key,
+        chunk_size=chunk_size,
+    )  # fmt: skip
+    try:
+        code = main(options)
+    except OptionError as exc:
+        typer.echo(f"error: {exc.option}: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
 
 
 app.add_typer(admin, name="admin")
