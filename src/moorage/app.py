@@ -35,6 +35,7 @@ from moorage.storage.base import (
     StorageUnavailable,
 )
 from moorage.storages.endpoints import router as storages_router
+from moorage.syncs.endpoints import router as syncs_router
 from moorage.teams.endpoints import router as teams_router
 
 log = structlog.get_logger(__name__)
@@ -163,6 +164,7 @@ def create_app(
         storages_router,
         registration_router,
         items_router,
+        syncs_router,
     ):
         app.include_router(router, prefix="/api")
     app.include_router(ops_router)

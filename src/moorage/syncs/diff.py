@@ -23,7 +23,7 @@ from moorage.syncs.plan import Plan, Planned
 from moorage.syncs.repository import sync_repository
 from moorage.worker.dispatch import send_after_commit
 
-__all__ = ["COUNTS", "BLOCKED_KEPT", "Run", "apply_page", "handle_missing"]
+__all__ = ["BLOCKED_KEPT", "COUNTS", "Run", "apply_page", "handle_missing"]
 
 COUNTS = ("listed", "registered", "unchanged", "changed", "blocked", "missing", "restored")
 #: how many blocked items a sync keeps to show
@@ -109,7 +109,11 @@ def apply_page(
             continue
         run.add("listed")
         row = known.pop(info.key, None)
-        if row is None or row.state == "pending" or (row.state == "blocked" and not _same(row, info)):
+        if (
+            row is None
+            or row.state == "pending"
+            or (row.state == "blocked" and not _same(row, info))
+        ):
             new.append(info)
         elif row.state == "missing":
             restored.append((info, row))
@@ -171,7 +175,9 @@ def _register_new(
 ) -> None:
     plan = run.plan
     if plan.group != "none" and not run.dry_run:
-        stored = sync_repository.pending(session, dataset_id=run.dataset_id, storage_id=run.storage.id)
+        stored = sync_repository.pending(
+            session, dataset_id=run.dataset_id, storage_id=run.storage.id
+        )
         seen = {i.key for i in new}
         new = [_info(r) for r in stored if r.key not in seen] + new
     done, still_open = plan.groups_done(new, boundary)
@@ -189,7 +195,9 @@ def _register_new(
 
 
 def _info(row: SyncKey) -> ObjectInfo:
-    return ObjectInfo(key=row.key, size=row.size or 0, etag=row.etag, last_modified=row.last_modified)
+    return ObjectInfo(
+        key=row.key, size=row.size or 0, etag=row.etag, last_modified=row.last_modified
+    )
 
 
 def _register(session: Session, run: Run, planned: list[Planned], listed: list[ObjectInfo]) -> None:
@@ -296,7 +304,7 @@ class _ListedAdapter(StorageAdapter):
 
 
 class _ListedRegistry(StorageRegistry):
-    def __init__(self, inner: StorageRegistry, adapter: StorageAdapter) -> None:  # noqa: D107
+    def __init__(self, inner: StorageRegistry, adapter: StorageAdapter) -> None:
         self.__dict__.update(inner.__dict__)
         self._listed_adapter = adapter
 

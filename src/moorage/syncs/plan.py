@@ -69,9 +69,9 @@ class Plan:
             return self.path
         return "/" + rel_folder.strip("/")
 
-    def groups_done(self, keys: Sequence[ObjectInfo], boundary: str | None) -> tuple[
-        list[ObjectInfo], list[ObjectInfo]
-    ]:
+    def groups_done(
+        self, keys: Sequence[ObjectInfo], boundary: str | None
+    ) -> tuple[list[ObjectInfo], list[ObjectInfo]]:
         """Split new keys into those whose group is complete and those still open: a folder is
         complete once the listing (at ``boundary``, the last key listed) went past it."""
         if self.group == "none" or boundary is None:
@@ -103,8 +103,11 @@ class Plan:
         rel = self.relative(folder).strip("/")
         parent, name = posixpath.split(rel)
         slots = [
-            {"slot_name": posixpath.basename(m.key), "storage_key": m.key,
-             "file_name": posixpath.basename(m.key)}
+            {
+                "slot_name": posixpath.basename(m.key),
+                "storage_key": m.key,
+                "file_name": posixpath.basename(m.key),
+            }
             for m in members
         ]
         payload = {"name": name or "root", "path": self.item_path(parent), "slots": slots}
@@ -116,8 +119,13 @@ class Plan:
         every = [m for members in by_folder.values() for m in members]
         workers = max(1, min(32, adapter.max_concurrency, len(every)))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            uids = dict(zip((m.key for m in every), pool.map(
-                lambda m: dicom_series_uid(adapter, m.key), every), strict=True))
+            uids = dict(
+                zip(
+                    (m.key for m in every),
+                    pool.map(lambda m: dicom_series_uid(adapter, m.key), every),
+                    strict=True,
+                )
+            )
         out: list[Planned] = []
         for folder, members in by_folder.items():
             series: dict[str, list[ObjectInfo]] = {}
@@ -129,8 +137,12 @@ class Plan:
                     series.setdefault(uid, []).append(m)
             for uid, files in series.items():
                 slots = [
-                    {"slot_name": "0", "storage_key": f.key, "type": "dicom",
-                     "file_name": posixpath.basename(f.key)}
+                    {
+                        "slot_name": "0",
+                        "storage_key": f.key,
+                        "type": "dicom",
+                        "file_name": posixpath.basename(f.key),
+                    }
                     for f in files
                 ]
                 path = self.item_path(self.relative(folder).strip("/"))

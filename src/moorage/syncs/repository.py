@@ -145,7 +145,9 @@ class SyncRepository:
             .order_by(SyncKey.key)
         ).all()
 
-    def key(self, session: Session, *, dataset_id: int, storage_id: int, key: str) -> SyncKey | None:
+    def key(
+        self, session: Session, *, dataset_id: int, storage_id: int, key: str
+    ) -> SyncKey | None:
         return session.get(SyncKey, (dataset_id, storage_id, key))
 
     def save_keys(self, session: Session, rows: Sequence[dict[str, Any]]) -> None:
@@ -204,7 +206,7 @@ class SyncRepository:
         slots = session.execute(
             select(Slot.id, Slot.item_id).where(Slot.item_id.in_(item_ids))
         ).all()
-        jobs = [
+        jobs: list[dict[str, Any]] = [
             {
                 "id": uuid.uuid4(),
                 "team_id": team_id,
@@ -219,13 +221,13 @@ class SyncRepository:
             for slot_id, item_id in slots
         ]
         if jobs:
-            session.execute(Job.__table__.insert(), jobs)
+            session.execute(cast(Table, Job.__table__).insert(), jobs)
         session.execute(
             update(Item)
             .where(Item.id.in_(item_ids))
             .values(processing_status="processing", status="processing", updated_at=now)
         )
-        return [j["id"] for j in jobs]
+        return [uuid.UUID(str(j["id"])) for j in jobs]
 
     def item_with_key(
         self, session: Session, *, dataset_id: int, path: str, name: str, key: str

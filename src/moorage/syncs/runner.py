@@ -54,21 +54,26 @@ def run_sync(ctx: AppContext, sync_id: uuid.UUID, *, attempt: int | None, send: 
         log.info("sync.lost", sync=str(sync_id), attempt=token)
         return "lost"
     except StorageError as exc:
-        _finish(ctx, sync_id, token, state="failed", error={"reason": exc.reason,
-                                                           "message": exc.message})
+        _finish(
+            ctx,
+            sync_id,
+            token,
+            state="failed",
+            error={"reason": exc.reason, "message": exc.message},
+        )
         log.warning("sync.failed", sync=str(sync_id), reason=exc.reason)
         return "failed"
     except Exception as exc:
         log.exception("sync.crashed", sync=str(sync_id))
         message = f"Unexpected {type(exc).__name__} while syncing."
-        _finish(ctx, sync_id, token, state="failed", error={"reason": "INTERNAL", "message": message})
+        _finish(
+            ctx, sync_id, token, state="failed", error={"reason": "INTERNAL", "message": message}
+        )
         return "failed"
     return outcome
 
 
-def _finish(
-    ctx: AppContext, sync_id: uuid.UUID, token: int, *, state: str, **values: Any
-) -> bool:
+def _finish(ctx: AppContext, sync_id: uuid.UUID, token: int, *, state: str, **values: Any) -> bool:
     with ctx.db.session() as session:
         return sync_repository.held_update(
             session, sync_id, token, state=state, held=False, finished_at=utcnow(), **values
@@ -91,8 +96,15 @@ def _run(ctx: AppContext, sync_id: uuid.UUID, token: int, send: Send) -> str:
         run.counts["listed"] = run.counts["unchanged"] = 0
     _pass(ctx, run, cursor=sync.cursor, last_key=sync.last_key)
     if not sync.spec.get("watch") or run.dry_run:
-        if not _finish(ctx, sync_id, token, state="complete", cursor=None, last_key=None,
-                       passes=sync.passes + 1):
+        if not _finish(
+            ctx,
+            sync_id,
+            token,
+            state="complete",
+            cursor=None,
+            last_key=None,
+            passes=sync.passes + 1,
+        ):
             raise SyncLost(str(sync_id))
         log.info("sync.complete", sync=str(sync_id), **run.counts)
         return "complete"
@@ -105,8 +117,15 @@ def _again(ctx: AppContext, run: Run, send: Send, *, delay: int, **values: Any) 
     """Watching: hand the sync back and send the next run (after ``delay`` seconds)."""
     with ctx.db.session() as session:
         ok = sync_repository.held_update(
-            session, run.sync_id, run.token, state="watching", held=False, cursor=None,
-            last_key=None, next_run_at=utcnow() + timedelta(seconds=delay), **values
+            session,
+            run.sync_id,
+            run.token,
+            state="watching",
+            held=False,
+            cursor=None,
+            last_key=None,
+            next_run_at=utcnow() + timedelta(seconds=delay),
+            **values,
         )
     if not ok:
         raise SyncLost(str(run.sync_id))

@@ -25,8 +25,7 @@ from moorage.syncs.repository import sync_repository
 if TYPE_CHECKING:
     from moorage.storage.factory import StorageSpec
 
-__all__ = ["apply_key_events", "build_run", "has_event_source", "open_event_source",
-           "watch_window"]
+__all__ = ["apply_key_events", "build_run", "has_event_source", "open_event_source", "watch_window"]
 
 #: one run of a watching sync receives events this long, then hands the sync on
 WINDOW_SECONDS = 20.0
@@ -102,8 +101,9 @@ def apply_key_events(
 
 def _info(run: Run, event: KeyEvent) -> ObjectInfo | None:
     if event.size is not None and event.etag:
-        return ObjectInfo(key=event.key, size=event.size, etag=event.etag,
-                          last_modified=event.event_time)
+        return ObjectInfo(
+            key=event.key, size=event.size, etag=event.etag, last_modified=event.event_time
+        )
     try:
         return run.adapter.head(event.key)
     except ObjectNotFound:
