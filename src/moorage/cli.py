@@ -10,6 +10,7 @@ import typer
 
 from moorage.cli_admin import admin
 from moorage.cli_kit import DataDir, open_context, print_json
+from moorage.cli_sync import sync as sync_command
 
 app = typer.Typer(
     help="moorage: register files in your own storage as dataset items.", no_args_is_help=True
@@ -151,6 +152,7 @@ def prepare(
 
 
 app.add_typer(admin, name="admin")
+app.command("sync")(sync_command)
 
 
 if __name__ == "__main__":
