@@ -306,6 +306,7 @@ class _ListedAdapter(StorageAdapter):
 class _ListedRegistry(StorageRegistry):
     def __init__(self, inner: StorageRegistry, adapter: StorageAdapter) -> None:
         self.__dict__.update(inner.__dict__)
+        self.__dict__.pop("adapter_for", None)  # an instance override would hide ours
         self._listed_adapter = adapter
 
     def adapter_for(self, session: Session, storage: StorageConfig) -> StorageAdapter:
