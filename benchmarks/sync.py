@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import io
 import statistics
+import subprocess
 import tempfile
 import time
 import uuid
@@ -27,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from benchmarks.existence import BUCKET, create_bucket, start_moto
 from PIL import Image
 
-from benchmarks.existence import BUCKET, create_bucket, start_moto
 from moorage.config import Settings
 from moorage.context import AppContext
 from moorage.db import migrate
@@ -79,7 +80,7 @@ def set_up(database_url: str | None, endpoint: str, data_dir: Path) -> tuple[App
     settings = Settings(
         data_dir=data_dir,
         database_url=database_url,
-        secret_key="bench-secret-key",
+        secret_key="bench-secret-key",  # noqa: S106
         allowed_endpoints="127.0.0.1",
         rate_limit="",
     )
@@ -112,13 +113,15 @@ def main() -> None:
         create_bucket(endpoint)
         s3 = boto3.client(
             "s3", endpoint_url=endpoint, region_name="us-east-1",
-            aws_access_key_id="bench", aws_secret_access_key="bench-secret",
+            aws_access_key_id="bench", aws_secret_access_key="bench-secret",  # noqa: S106
         )  # fmt: skip
         keys = [f"{PREFIX}img{i:06d}.jpg" for i in range(args.objects)]
         started = time.perf_counter()
         with ThreadPoolExecutor(16) as pool:
             list(pool.map(lambda k: s3.put_object(Bucket=BUCKET, Key=k, Body=jpeg(1)), keys))
-        print(f"moto S3 at {endpoint}: {len(keys)} objects in {time.perf_counter() - started:.1f} s")
+        print(
+            f"moto S3 at {endpoint}: {len(keys)} objects in {time.perf_counter() - started:.1f} s"
+        )
         with tempfile.TemporaryDirectory(prefix="moorage-bench-sync-") as tmp:
             ctx, team = set_up(args.database_url, endpoint, Path(tmp))
             print(f"database: {ctx.db.dialect}")
@@ -152,7 +155,10 @@ def main() -> None:
             ctx.close()
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ from fastapi.testclient import TestClient
 
 from moorage.context import AppContext
 from moorage.worker.runtime import Runtime
+from tests.test_cli import env  # noqa: F401  (a fixture: the CLI tests' environment)
+from tests.worker.test_shutdown import redis_url, sender  # noqa: F401  (fixtures: Redis)
 
 SYNCS = "/api/v2/teams/acme/datasets/{dataset}/syncs"
 SYNC = "/api/v2/teams/acme/syncs/{id}"
@@ -41,9 +43,7 @@ def wait_for(
 @pytest.fixture
 def start_sync(api: TestClient, dataset: dict, rw_storage: dict, runtime: Runtime) -> Callable:
     def start(**body: Any) -> dict[str, Any]:
-        r = api.post(
-            SYNCS.format(dataset=dataset["slug"]), json={"storage_slug": "media", **body}
-        )
+        r = api.post(SYNCS.format(dataset=dataset["slug"]), json={"storage_slug": "media", **body})
         assert r.status_code == 202, r.text
         return r.json()
 

@@ -27,7 +27,13 @@ class TestShape:
         assert queued["state"] == "queued"
         assert queued["dataset_slug"] == "darwin-py" and queued["storage_slug"] == "media"
         assert set(queued["counts"]) == {
-            "listed", "registered", "unchanged", "changed", "blocked", "missing", "restored"
+            "listed",
+            "registered",
+            "unchanged",
+            "changed",
+            "blocked",
+            "missing",
+            "restored",
         }
         assert queued["blocked"] == [] and queued["error"] is None
         assert queued["started_at"] is None and queued["finished_at"] is None

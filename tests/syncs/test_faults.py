@@ -45,13 +45,16 @@ class TestStorageFailsMidListing:
         ctx.settings.sync_page_size = 3
         for i in range(10):
             put_file(f"p{i:02d}.jpg")
-        list_page, calls = failing_after(2, AccessDenied("Listing was refused."))
+        list_page, _ = failing_after(2, AccessDenied("Listing was refused."))
         wrap_adapters(monkeypatch, ctx, list_page=list_page)
         sync_id = create(ctx)
         assert run_sync(ctx, sync_id, attempt=None, send=lambda *a: None) == "failed"
         failed = row(ctx, sync_id)
         assert failed.state == "failed" and not failed.held
-        assert failed.error == {"reason": "STORAGE_ACCESS_DENIED", "message": "Listing was refused."}
+        assert failed.error == {
+            "reason": "STORAGE_ACCESS_DENIED",
+            "message": "Listing was refused.",
+        }
         assert failed.counts["registered"] == 6, "the two pages before the failure were kept"
         assert failed.cursor == "p05.jpg", "the checkpoint stays for a later run"
         monkeypatch.undo()

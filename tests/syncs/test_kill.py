@@ -19,13 +19,12 @@ from moorage.models import Item, Sync, SyncKey
 from tests.helpers import jpeg_bytes
 from tests.syncs.conftest import SYNCS
 from tests.worker.test_faults import wait_for
-from tests.worker.test_shutdown import redis_url, sender  # noqa: F401  (fixtures)
 
 FILES = 600
 
 
 @pytest.fixture
-def worker(ctx: AppContext, redis_url: str) -> Iterator[Callable[[], subprocess.Popen]]:  # noqa: F811
+def worker(ctx: AppContext, redis_url: str) -> Iterator[Callable[[], subprocess.Popen]]:
     procs: list[subprocess.Popen] = []
 
     def start() -> subprocess.Popen:
@@ -63,7 +62,14 @@ def _sync(ctx: AppContext, sync_id: uuid.UUID) -> Sync:
 
 class TestKilledWorker:
     def test_resumes_at_the_checkpoint_with_exact_counts(
-        self, api, ctx, dataset, rw_storage, bucket: Path, sender, worker  # noqa: F811
+        self,
+        api,
+        ctx,
+        dataset,
+        rw_storage,
+        bucket: Path,
+        sender,
+        worker,
     ) -> None:
         data = jpeg_bytes(16, 16)
         for i in range(FILES):

@@ -28,8 +28,13 @@ class TestFirstSync:
         done = sync_once()
         assert done["state"] == "complete", done
         assert done["counts"] == {
-            "listed": 3, "registered": 3, "unchanged": 0, "changed": 0,
-            "blocked": 0, "missing": 0, "restored": 0,
+            "listed": 3,
+            "registered": 3,
+            "unchanged": 0,
+            "changed": 0,
+            "blocked": 0,
+            "missing": 0,
+            "restored": 0,
         }
         got = sorted((i["path"], i["name"]) for i in items(api, dataset))
         assert got == [("/", "top.jpg"), ("/scans", "a.jpg"), ("/scans/deep", "b.jpg")]
@@ -38,8 +43,13 @@ class TestFirstSync:
     def test_prefix_globs_and_flat_path(self, api, dataset, put_file, sync_once) -> None:
         for key in ("in/a.jpg", "in/b.png", "in/sub/c.jpg", "in/skip/d.jpg", "out/e.jpg"):
             put_file(key)
-        done = sync_once(prefix="in/", include=["*.jpg"], exclude=["skip/*"],
-                         preserve_folders=False, path="/flat")
+        done = sync_once(
+            prefix="in/",
+            include=["*.jpg"],
+            exclude=["skip/*"],
+            preserve_folders=False,
+            path="/flat",
+        )
         assert done["counts"]["listed"] == 2 and done["counts"]["registered"] == 2, done
         got = sorted((i["path"], i["name"]) for i in items(api, dataset))
         assert got == [("/flat", "a.jpg"), ("/flat", "c.jpg")]
@@ -79,10 +89,15 @@ class TestGrouping:
             put_file(key)
         done = sync_once(group="folder", prefix="cases/")
         assert done["state"] == "complete", done
-        got = {(i["path"], i["name"]): sorted(s["slot_name"] for s in i["slots"])
-               for i in items(api, dataset)}
-        assert got == {("/", "c1"): ["a.jpg", "b.jpg"], ("/", "c2"): ["a.jpg"],
-                       ("/c1", "x"): ["z.jpg"]}
+        got = {
+            (i["path"], i["name"]): sorted(s["slot_name"] for s in i["slots"])
+            for i in items(api, dataset)
+        }
+        assert got == {
+            ("/", "c1"): ["a.jpg", "b.jpg"],
+            ("/", "c2"): ["a.jpg"],
+            ("/c1", "x"): ["z.jpg"],
+        }
 
     def test_dicom_series_one_item_per_series_from_headers(
         self, api, dataset, bucket: Path, sync_once
@@ -96,7 +111,9 @@ class TestGrouping:
             (bucket / "study" / os.path.basename(f)).write_bytes(Path(f).read_bytes())
         from pydicom.data import get_testdata_file
 
-        (bucket / "study" / "other").write_bytes(Path(get_testdata_file("MR_small.dcm")).read_bytes())
+        (bucket / "study" / "other").write_bytes(
+            Path(get_testdata_file("MR_small.dcm")).read_bytes()
+        )
         done = sync_once(group="dicom-series")
         assert done["state"] == "complete", done
         got = sorted(len(i["slots"][0].get("sections") or [None]) for i in items(api, dataset))
@@ -126,7 +143,12 @@ class TestResync:
         second = sync_once()
         c = second["counts"]
         assert (c["listed"], c["registered"], c["changed"], c["missing"], c["unchanged"]) == (
-            10, 2, 1, 2, 7), c
+            10,
+            2,
+            1,
+            2,
+            7,
+        ), c
         missing = items(api, dataset, source_statuses="missing")
         assert sorted(i["name"] for i in missing) == ["k05.jpg", "k07.jpg"]
         assert all(i["source_status"] == "missing" for i in missing)

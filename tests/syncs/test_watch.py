@@ -83,8 +83,9 @@ class TestApplyKeyEvents:
     def test_removed_key_never_registered_is_ignored(self, ctx, api, dataset, put_file, sync_once):
         put_file("a.jpg")
         done = sync_once(include=["*.jpg"])
-        counts = apply(ctx, done["id"], [KeyEvent("removed", "never.jpg"),
-                                         KeyEvent("removed", "notes.txt")])
+        counts = apply(
+            ctx, done["id"], [KeyEvent("removed", "never.jpg"), KeyEvent("removed", "notes.txt")]
+        )
         assert counts["missing"] == 0
 
 

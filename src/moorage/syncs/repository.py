@@ -18,6 +18,7 @@ from moorage.models.base import utcnow
 LIVE = ("queued", "running", "watching")
 
 keys_t = cast(Table, SyncKey.__table__)
+_KEY_VALUES = ("size", "etag", "last_modified", "item_id", "state", "reason")
 
 
 def _upsert(session: Session, table: Table) -> Any:
@@ -151,19 +152,16 @@ class SyncRepository:
         return session.get(SyncKey, (dataset_id, storage_id, key))
 
     def save_keys(self, session: Session, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert or overwrite what was seen of each key, in bulk."""
-        for start in range(0, len(rows), 2000):
-            chunk = rows[start : start + 2000]
-            stmt = _upsert(session, keys_t).values(list(chunk))
-            session.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["dataset_id", "storage_id", "key"],
-                    set_={
-                        c: getattr(stmt.excluded, c)
-                        for c in ("size", "etag", "last_modified", "item_id", "state", "reason")
-                    },
-                )
-            )
+        """Insert or overwrite what was seen of each key, in bulk (one cached statement,
+        executed for many rows)."""
+        if not rows:
+            return
+        stmt = _upsert(session, keys_t)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["dataset_id", "storage_id", "key"],
+            set_={c: stmt.excluded[c] for c in _KEY_VALUES},
+        )
+        session.execute(stmt, list(rows))
 
     def set_key_state(
         self, session: Session, *, dataset_id: int, storage_id: int, keys: Sequence[str], state: str

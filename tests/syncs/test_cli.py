@@ -13,31 +13,37 @@ import pytest
 
 from moorage.cli_sync import SyncClient
 from tests.helpers import jpeg_bytes
-from tests.test_cli import env, live_serve, run_cli  # noqa: F401  (env is a fixture)
+from tests.test_cli import live_serve, run_cli
 
 
 @pytest.fixture
-def served(tmp_path: Path, env: dict[str, str]) -> Iterator[tuple[str, dict[str, str], Path]]:  # noqa: F811
+def served(tmp_path: Path, env: dict[str, str]) -> Iterator[tuple[str, dict[str, str], Path]]:
     data_dir = tmp_path / "data"
     with live_serve(["--data-dir", str(data_dir)], env=env, cwd=tmp_path) as url:
-        out = run_cli("admin", "create-team", "acme", "--data-dir", str(data_dir),
-                      env=env, cwd=tmp_path)
+        out = run_cli(
+            "admin", "create-team", "acme", "--data-dir", str(data_dir), env=env, cwd=tmp_path
+        )
         assert out.returncode == 0, out.stderr
         key = json.loads(out.stdout)["api_key"]
         headers = {"Authorization": f"ApiKey {key}"}
         bucket = data_dir / "storage" / "acme" / "media"
         bucket.mkdir(parents=True)
-        assert httpx.post(f"{url}/api/datasets", json={"name": "Photos"},
-                          headers=headers).status_code == 200
-        r = httpx.post(f"{url}/api/teams/acme/storage", headers=headers,
-                       json={"name": "media", "provider": "local", "bucket": "media"})
+        assert (
+            httpx.post(f"{url}/api/datasets", json={"name": "Photos"}, headers=headers).status_code
+            == 200
+        )
+        r = httpx.post(
+            f"{url}/api/teams/acme/storage",
+            headers=headers,
+            json={"name": "media", "provider": "local", "bucket": "media"},
+        )
         assert r.status_code == 200, r.text
         yield url, {**env, "MOORAGE_URL": url, "MOORAGE_API_KEY": key}, bucket
 
 
 class TestSyncCommand:
     def test_progress_summary_blocked_exit_code_then_clean_resync(self, served, tmp_path):
-        url, env, bucket = served
+        _, env, bucket = served
         for name in ("a.jpg", "b.jpg", "sub/c.jpg"):
             (bucket / name).parent.mkdir(parents=True, exist_ok=True)
             (bucket / name).write_bytes(jpeg_bytes())
@@ -46,20 +52,34 @@ class TestSyncCommand:
         assert out.returncode == 1, out.stderr
         assert "blocked: notes.txt: UNSUPPORTED_TYPE" in out.stderr
         assert "registered" in out.stderr and "complete" in out.stderr  # the summary table
-        out = run_cli("sync", "--dataset", "photos", "--storage", "media", "--json",
-                      env=env, cwd=tmp_path)
+        out = run_cli(
+            "sync", "--dataset", "photos", "--storage", "media", "--json", env=env, cwd=tmp_path
+        )
         assert out.returncode == 0, out.stderr
         final = json.loads(out.stdout)
         assert final["state"] == "complete"
         assert final["counts"]["unchanged"] == 4 and final["counts"]["registered"] == 0
 
     def test_dry_run_and_flags_reach_the_server(self, served, tmp_path) -> None:
-        url, env, bucket = served
+        _, env, bucket = served
         (bucket / "x").mkdir()
         (bucket / "x" / "a.jpg").write_bytes(jpeg_bytes())
         (bucket / "y.jpg").write_bytes(jpeg_bytes())
-        out = run_cli("sync", "--dataset", "photos", "--storage", "media", "--prefix", "x/",
-                      "--include", "*.jpg", "--dry-run", "--json", env=env, cwd=tmp_path)
+        out = run_cli(
+            "sync",
+            "--dataset",
+            "photos",
+            "--storage",
+            "media",
+            "--prefix",
+            "x/",
+            "--include",
+            "*.jpg",
+            "--dry-run",
+            "--json",
+            env=env,
+            cwd=tmp_path,
+        )
         assert out.returncode == 0, out.stderr
         final = json.loads(out.stdout)
         assert final["prefix"] == "x/" and final["options"]["dry_run"] is True
@@ -71,8 +91,17 @@ class TestSyncCommand:
         out = run_cli("sync", "--dataset", "photos", "--storage", "nope", env=env, cwd=tmp_path)
         assert out.returncode == 2
         assert "404" in out.stderr and "nope" in out.stderr
-        out = run_cli("sync", "--dataset", "photos", "--storage", "media", "--group", "all",
-                      env=env, cwd=tmp_path)
+        out = run_cli(
+            "sync",
+            "--dataset",
+            "photos",
+            "--storage",
+            "media",
+            "--group",
+            "all",
+            env=env,
+            cwd=tmp_path,
+        )
         assert out.returncode == 2 and "group" in out.stderr
 
 
@@ -81,7 +110,7 @@ class _Flaky(BaseHTTPRequestHandler):
 
     answers: list[int] = []
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         status = self.answers.pop(0) if self.answers else 200
         self.send_response(status)
         if status == 429:
