@@ -18,7 +18,8 @@ from moorage.context import AppContext, StorageRegistry
 from moorage.models import StorageConfig, SyncKey, Team
 from moorage.registration.schemas import RegisterRequest
 from moorage.registration.service import registration_service
-from moorage.storage.base import ListPage, ObjectInfo, StorageAdapter, StorageError
+from moorage.storage.base import ObjectInfo, StorageAdapter, StorageError
+from moorage.storage.delegate import DelegatingAdapter
 from moorage.syncs.plan import Plan, Planned
 from moorage.syncs.repository import sync_repository
 from moorage.worker.dispatch import send_after_commit
@@ -258,15 +259,13 @@ def _blocked_entry(planned: Planned, entry: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class _ListedAdapter(StorageAdapter):
+class _ListedAdapter(DelegatingAdapter):
     """The sync's adapter, answering existence of the keys it has just listed without asking
     the storage again (the listing is the check); everything else goes to the storage."""
 
     def __init__(self, inner: StorageAdapter, listed: Iterable[ObjectInfo]) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.listed = {i.key: i for i in listed}
-        self.provider = inner.provider
-        self.max_concurrency = inner.max_concurrency
 
     def check_many(self, keys: Iterable[str]) -> dict[str, StorageError | None]:
         wanted = list(dict.fromkeys(keys))
@@ -280,27 +279,6 @@ class _ListedAdapter(StorageAdapter):
 
     def head(self, key: str) -> ObjectInfo:
         return self.listed.get(key) or self.inner.head(key)
-
-    def check_key(self, key: str) -> str:
-        return self.inner.check_key(key)
-
-    def read_range(self, key: str, start: int, end: int) -> bytes:
-        return self.inner.read_range(key, start, end)
-
-    def open_read(self, key: str) -> Any:
-        return self.inner.open_read(key)
-
-    def put(self, key: str, data: bytes, *, content_type: str | None = None) -> None:
-        self.inner.put(key, data, content_type=content_type)
-
-    def delete(self, key: str) -> None:
-        self.inner.delete(key)
-
-    def list_page(self, prefix: str, *, cursor: str | None = None, limit: int = 1000) -> ListPage:
-        return self.inner.list_page(prefix, cursor=cursor, limit=limit)
-
-    def sign_url(self, key: str, *, expires_in: int) -> str | None:
-        return self.inner.sign_url(key, expires_in=expires_in)
 
 
 class _ListedRegistry(StorageRegistry):
