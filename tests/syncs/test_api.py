@@ -140,6 +140,7 @@ class TestHostileInput:
             (LIST + "?page[size]=0", "page[size]"),
             (LIST + "?page[size]=99999999999999999999999", "page[size]"),
             (LIST + "?page[from]=garbage", "page[from]"),
+            (LIST + "?state=running", "state"),
             (SYNC.format(id=uuid.uuid4()), "id"),
         ],
     )

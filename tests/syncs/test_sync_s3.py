@@ -20,7 +20,7 @@ def s3(moto_endpoint: str):  # noqa: F811
         endpoint_url=moto_endpoint,
         region_name="us-east-1",
         aws_access_key_id="test",
-        aws_secret_access_key="test",  # noqa: S106
+        aws_secret_access_key="test",
     )
 
 

@@ -3,10 +3,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import Path, Query
+from fastapi import Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from moorage.deps import CtxDep, PathTeamDep, SessionDep
+from moorage.errors import ValidationFailed
 from moorage.kit.routing import api_router
 from moorage.syncs.schemas import SyncCreate
 from moorage.syncs.service import MAX_PAGE_SIZE, sync_service
@@ -29,14 +30,25 @@ def create_sync(
     return JSONResponse(sync_service.render(session, sync), status_code=202)
 
 
+_LIST_PARAMS = ("page[size]", "page[from]")
+
+
 @router.get("/v2/teams/{team}/syncs")
 def list_syncs(
+    request: Request,
     session: SessionDep,
     team: PathTeamDep,
     size: Annotated[int, Query(alias="page[size]", ge=1, le=MAX_PAGE_SIZE)] = 50,
     cursor: Annotated[str | None, Query(alias="page[from]", max_length=500)] = None,
 ) -> dict[str, Any]:
     """The team's syncs, newest first."""
+    for name in request.query_params:
+        if name not in _LIST_PARAMS:  # a filter this listing does not know would list all
+            raise ValidationFailed(
+                f"Unknown query parameter {name[:60]!r}; the listing takes "
+                f"{', '.join(_LIST_PARAMS)}.",
+                field=name[:60],
+            )
     return sync_service.page(session, team, size=size, cursor=cursor)
 
 
