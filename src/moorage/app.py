@@ -28,6 +28,7 @@ from moorage.ops.middleware import RequestContext
 from moorage.registration.endpoints import router as registration_router
 from moorage.storage.errors import StorageError
 from moorage.storages.endpoints import router as storages_router
+from moorage.syncs.endpoints import router as syncs_router
 from moorage.teams.endpoints import router as teams_router
 from moorage.web.docs import install_docs
 from moorage.web.pages import router as pages_router
@@ -129,6 +130,7 @@ def create_app(
         storages_router,
         registration_router,
         items_router,
+        syncs_router,
     ):
         app.include_router(router, prefix="/api")
     app.include_router(ops_router)

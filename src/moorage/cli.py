@@ -10,6 +10,7 @@ import typer
 
 from moorage.cli_admin import admin
 from moorage.cli_kit import HELP, DataDir, open_context
+from moorage.cli_sync import sync as sync_command
 
 app = typer.Typer(
     help="moorage: register files in your own storage as dataset items.",
@@ -213,6 +214,7 @@ def prepare(
 
 
 app.add_typer(admin, name="admin")
+app.command("sync")(sync_command)
 
 
 if __name__ == "__main__":

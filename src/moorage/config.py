@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     #: beat every timeout/9 (5 s at most) and the reconciler looks every timeout/4.5 (10 s at
     #: most), so a dead worker's jobs run again within timeout + 10 s
     job_heartbeat_timeout_seconds: float = 45
+    #: keys a sync lists (and registers) per page; each page is one checkpointed transaction
+    sync_page_size: int = Field(default=1000, ge=1, le=10_000)
     #: a worker told to stop (SIGTERM) lets running jobs finish this long, then hands them back
     worker_grace_seconds: float = 20
 

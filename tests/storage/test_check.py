@@ -18,6 +18,7 @@ from moorage.storage.base import (
     StorageAdapter,
 )
 from moorage.storage.check import ExistencePlan, check_existence, check_permissions
+from moorage.storage.delegate import DelegatingAdapter
 from moorage.storage.factory import build_adapter
 from tests.storage.conftest import AZURITE_ACCOUNT, AuthS3, Backend, free_port
 
@@ -26,19 +27,13 @@ def by_permission(checks: list[Any]) -> dict[str, Any]:
     return {c.permission: c for c in checks}
 
 
-class Counting(StorageAdapter):
+class Counting(DelegatingAdapter):
     """Delegates to a real adapter and counts the requests the existence check makes."""
 
     def __init__(self, inner: StorageAdapter) -> None:
-        self.inner = inner
-        self.provider = inner.provider
-        self.max_concurrency = inner.max_concurrency
-        self.list_for_existence = inner.list_for_existence
+        super().__init__(inner)
         self.heads = 0
         self.lists = 0
-
-    def check_key(self, key: str) -> str:
-        return self.inner.check_key(key)
 
     def head(self, key: str) -> ObjectInfo:
         self.heads += 1
@@ -47,21 +42,6 @@ class Counting(StorageAdapter):
     def list_page(self, prefix: str, *, cursor: str | None = None, limit: int = 1000) -> ListPage:
         self.lists += 1
         return self.inner.list_page(prefix, cursor=cursor, limit=limit)
-
-    def read_range(self, key: str, start: int, end: int) -> bytes:
-        return self.inner.read_range(key, start, end)
-
-    def open_read(self, key: str) -> Any:
-        return self.inner.open_read(key)
-
-    def put(self, key: str, data: bytes, *, content_type: str | None = None) -> None:
-        self.inner.put(key, data, content_type=content_type)
-
-    def delete(self, key: str) -> None:
-        self.inner.delete(key)
-
-    def sign_url(self, key: str, *, expires_in: int) -> str | None:
-        return self.inner.sign_url(key, expires_in=expires_in)
 
 
 def put_many(store: StorageAdapter, keys: list[str]) -> None:

@@ -14,7 +14,17 @@ from moorage.kit.text import unsafe_text
 
 SORT_FIELDS = ("inserted_at", "updated_at", "file_size", "filename", "priority")
 MAX_PAGE_SIZE = 1000
-_LIST_FIELDS = ("dataset_ids", "item_ids", "item_names", "item_paths", "statuses", "slot_types")
+_LIST_FIELDS = (
+    "dataset_ids",
+    "item_ids",
+    "item_names",
+    "item_paths",
+    "statuses",
+    "slot_types",
+    "source_statuses",
+)
+#: what ``source_statuses`` may hold: ``missing`` (a sync found the file gone) or ``present``
+SOURCE_STATUSES = ("missing", "present")
 
 
 @dataclass
@@ -25,6 +35,7 @@ class ItemFilters:
     item_paths: list[str] = field(default_factory=list)
     statuses: list[str] = field(default_factory=list)
     slot_types: list[str] = field(default_factory=list)
+    source_statuses: list[str] = field(default_factory=list)
 
     def is_empty(self) -> bool:
         return not any(getattr(self, f) for f in _LIST_FIELDS)
@@ -77,7 +88,19 @@ def _build(raw: Mapping[str, list[Any]]) -> ItemFilters:
         item_paths=[_normalize_path(p) for p in _texts(raw.get("item_paths", []), "item_paths")],
         statuses=_texts(raw.get("statuses", []), "statuses"),
         slot_types=_texts(raw.get("slot_types", []), "slot_types"),
+        source_statuses=_source_statuses(raw.get("source_statuses", [])),
     )
+
+
+def _source_statuses(values: Iterable[Any]) -> list[str]:
+    out = [str(v) for v in values]
+    for value in out:
+        if value not in SOURCE_STATUSES:
+            raise BadRequest(
+                f"source_statuses holds {value[:40]!r}; use {' or '.join(SOURCE_STATUSES)}.",
+                field="source_statuses",
+            )
+    return out
 
 
 def _sort_field(name: str, what: str) -> Any:
@@ -122,6 +145,12 @@ class ItemQuery(BaseModel):
     )
     slot_types_each: list[str] = Field(
         default_factory=list, alias="slot_types[]", description="a slot type"
+    )
+    source_statuses: list[str] = Field(
+        default_factory=list, description="missing or present (a sync's view of the file)"
+    )
+    source_statuses_each: list[str] = Field(
+        default_factory=list, alias="source_statuses[]", description="missing or present"
     )
     page_size: int | None = Field(
         None, alias="page[size]", description=f"items per page, 1 to {MAX_PAGE_SIZE} (500)"

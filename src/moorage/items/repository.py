@@ -83,7 +83,16 @@ class ItemRepository:
                     slots_t.c.item_id == items_t.c.id, slots_t.c.type.in_(filters.slot_types)
                 )
             )
+        if filters.source_statuses:
+            conds.append(self._source_status(filters.source_statuses))
         return conds
+
+    @staticmethod
+    def _source_status(wanted: list[str]) -> ColumnElement[bool]:
+        column = items_t.c.source_status
+        if "present" in wanted and "missing" in wanted:
+            return or_(column.is_(None), column == "missing")
+        return column == "missing" if "missing" in wanted else column.is_(None)
 
     @staticmethod
     def _status(status: str) -> ColumnElement[bool]:

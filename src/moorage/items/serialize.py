@@ -139,4 +139,6 @@ def item_json(
         out["size_bytes"] = item["size_bytes"]
     if item.get("processing_error"):
         out["processing_error"] = item["processing_error"]
+    if item.get("source_status"):
+        out["source_status"] = item["source_status"]
     return out

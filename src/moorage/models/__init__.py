@@ -5,6 +5,7 @@ from moorage.models.dataset import Dataset, Folder
 from moorage.models.item import Item, ItemTag, Section, Slot
 from moorage.models.job import Job
 from moorage.models.storage import StorageConfig
+from moorage.models.sync import Sync, SyncKey
 from moorage.models.team import ApiKey, RateWindow, Team, TeamFolder
 from moorage.models.web import WebSession
 
@@ -20,6 +21,8 @@ __all__ = [
     "Section",
     "Slot",
     "StorageConfig",
+    "Sync",
+    "SyncKey",
     "Team",
     "TeamFolder",
     "WebSession",

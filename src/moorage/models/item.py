@@ -32,6 +32,7 @@ class Item(Base):
         Index("ix_items_dataset_updated", "dataset_id", "updated_at", "seq"),
         Index("ix_items_dataset_priority", "dataset_id", "priority", "seq"),
         Index("ix_items_dataset_size", "dataset_id", "size_bytes", "seq"),
+        Index("ix_items_dataset_source_status", "dataset_id", "source_status", "seq"),
     )
 
     seq: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -51,6 +52,8 @@ class Item(Base):
     primary_type: Mapped[str] = mapped_column(String(20), default="image")
     layout: Mapped[dict[str, Any]] = mapped_column(default=dict)
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: ``missing`` once a sync found its file gone from the storage; None while it is there
+    source_status: Mapped[str | None] = mapped_column(String(20))
     inserted_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

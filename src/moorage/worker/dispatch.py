@@ -13,13 +13,25 @@ log = structlog.get_logger(__name__)
 
 Dispatcher = Callable[[list[uuid.UUID]], None]
 _dispatcher: Dispatcher | None = None
+_sync_dispatcher: Dispatcher | None = None
 _KEY = "moorage.pending_jobs"
+_SYNC_KEY = "moorage.pending_syncs"
 
 
 def set_dispatcher(dispatcher: Dispatcher | None) -> None:
     """Install the function that hands job ids to the broker (``None``: the reconciler will)."""
     global _dispatcher
     _dispatcher = dispatcher
+
+
+def set_sync_dispatcher(dispatcher: Dispatcher | None) -> None:
+    """Install the function that hands new sync ids to the broker (``None``: the reconciler)."""
+    global _sync_dispatcher
+    _sync_dispatcher = dispatcher
+
+
+def send_sync_after_commit(session: Session, sync_id: uuid.UUID) -> None:
+    session.info.setdefault(_SYNC_KEY, []).append(sync_id)
 
 
 def send_after_commit(session: Session, job_ids: Sequence[uuid.UUID]) -> None:
@@ -29,15 +41,17 @@ def send_after_commit(session: Session, job_ids: Sequence[uuid.UUID]) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _send(session: Session) -> None:
-    pending: list[uuid.UUID] = session.info.pop(_KEY, [])
-    if not pending or _dispatcher is None:
-        return
-    try:
-        _dispatcher(pending)
-    except Exception as exc:  # the rows stay queued; the reconciler re-sends them
-        log.warning("jobs.dispatch_failed", count=len(pending), error=str(exc))
+    for key, dispatcher in ((_KEY, _dispatcher), (_SYNC_KEY, _sync_dispatcher)):
+        pending: list[uuid.UUID] = session.info.pop(key, [])
+        if not pending or dispatcher is None:
+            continue
+        try:
+            dispatcher(pending)
+        except Exception as exc:  # the rows stay queued; the reconciler re-sends them
+            log.warning("jobs.dispatch_failed", kind=key, count=len(pending), error=str(exc))
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget(session: Session) -> None:
     session.info.pop(_KEY, None)
+    session.info.pop(_SYNC_KEY, None)

@@ -16,7 +16,7 @@ from dramatiq.brokers.stub import StubBroker
 from sqlalchemy.exc import OperationalError
 
 from moorage.context import AppContext
-from moorage.worker.dispatch import set_dispatcher
+from moorage.worker.dispatch import set_dispatcher, set_sync_dispatcher
 from moorage.worker.leases import Leases, heartbeat_every, reconcile_interval
 from moorage.worker.reconciler import Reconciler
 from moorage.worker.repository import job_repository
@@ -68,6 +68,14 @@ class Runtime:
             priority=0,
             options={"max_retries": 0, "time_limit": 6 * 3_600_000},
         )
+        self.sync_actor: dramatiq.Actor[[str, int | None], None] = dramatiq.Actor(
+            self._run_sync,
+            broker=self.broker,
+            actor_name="run_sync",
+            queue_name=QUEUE,
+            priority=0,
+            options={"max_retries": 0, "time_limit": 24 * 3_600_000},
+        )
         self.leases = Leases(ctx, every=heartbeat_every(ctx.settings))
         self.reconciler = Reconciler(ctx, self.broker, QUEUE, self._send_for)
         self.worker: dramatiq.Worker | None = None
@@ -89,6 +97,27 @@ class Runtime:
             return
         log.debug("job.outcome", job=job_id, outcome=outcome)
 
+    def _run_sync(self, sync_id: str, attempt: int | None = None) -> None:
+        from moorage.syncs.runner import run_sync
+
+        try:
+            outcome = run_sync(self.ctx, uuid.UUID(sync_id), attempt=attempt, send=self._next_sync)
+        except OperationalError as exc:  # the database is away: the reconciler re-sends later
+            log.warning("sync.database_unavailable", sync=sync_id, error=str(exc).splitlines()[0])
+            return
+        log.debug("sync.outcome", sync=sync_id, outcome=outcome)
+
+    def _next_sync(self, sync_id: uuid.UUID, attempt: int, delay_ms: int) -> None:
+        self.sync_actor.send_with_options(args=(str(sync_id), attempt), delay=delay_ms or None)
+
+    def send_syncs(self, sync_ids: list[uuid.UUID]) -> None:
+        for sync_id in sync_ids:
+            self.sync_actor.send(str(sync_id), None)
+
+    def _send_syncs_for(self, syncs: list[tuple[uuid.UUID, int]]) -> None:
+        for sync_id, attempt in syncs:
+            self.sync_actor.send(str(sync_id), attempt)
+
     def send(self, job_ids: list[uuid.UUID]) -> None:
         """Send new jobs (or ones put back by hand): whichever message comes first runs them."""
         for job_id in job_ids:
@@ -102,6 +131,7 @@ class Runtime:
     def install(self) -> None:
         """Jobs committed from now on in this process are sent through this runtime."""
         set_dispatcher(self.send)
+        set_sync_dispatcher(self.send_syncs)
 
     def start_workers(self, *, reconcile_every: float | None = None) -> None:
         every = reconcile_every or reconcile_interval(self.ctx.settings)
@@ -116,7 +146,10 @@ class Runtime:
 
     def reconcile(self, *, all_queued: bool = False, limit: int = 5000) -> int:
         """Take back silent running jobs and re-send lost queued ones. Returns how many."""
-        return self.reconciler.run(all_queued=all_queued, limit=limit)
+        from moorage.syncs.tasks import reconcile_syncs
+
+        jobs = self.reconciler.run(all_queued=all_queued, limit=limit)
+        return jobs + reconcile_syncs(self.ctx, self._send_syncs_for, all_queued=all_queued)
 
     def _reconcile_loop(self, every: float) -> None:
         while not self._stop.wait(every):
@@ -139,6 +172,7 @@ class Runtime:
         grace = self.ctx.settings.worker_grace_seconds if grace is None else grace
         self._stop.set()
         set_dispatcher(None)
+        set_sync_dispatcher(None)
         if self.worker is not None:
             self.worker.stop(timeout=max(1, int(grace * 1000)))
         handed = self._hand_back()

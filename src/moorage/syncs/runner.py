@@ -1,0 +1,183 @@
+"""What the ``run_sync`` actor does: hold the sync, walk the listing page by page, checkpoint.
+
+A run claims the row (``held``, ``attempts`` + 1: its lease token) and writes every page's
+results together with the checkpoint (cursor, counts, blocked) in one transaction guarded by the
+token. Killed anywhere, the next run (sent by the reconciler once the heartbeat is stale)
+continues at the checkpoint: the page in flight was written whole or not at all.
+
+The next page is listed while the current one is registered, so a sync takes about as long as
+its listing. A watching sync ends each run after its pass (polling: the next run is sent with a
+delay of ``poll_seconds``) or after one window of bucket events (sent again at once).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+import structlog
+
+from moorage.context import AppContext
+from moorage.models.base import utcnow
+from moorage.storage.base import ListPage, StorageError
+from moorage.syncs.diff import Run, SyncLost, apply_page
+from moorage.syncs.repository import sync_repository
+from moorage.syncs.watch import build_run, has_event_source, watch_window
+
+__all__ = ["SyncLost", "run_sync"]
+
+log = structlog.get_logger(__name__)
+
+#: (sync id, attempt, delay in ms): how a run asks for the next one
+Send = Callable[[uuid.UUID, int, int], None]
+#: a transient listing error is retried this many times in a run, with backoff
+LIST_RETRIES = 4
+
+
+def run_sync(ctx: AppContext, sync_id: uuid.UUID, *, attempt: int | None, send: Send) -> str:
+    """One run: a pass (or one watch window). Returns what happened, for the log."""
+    with ctx.db.session() as session:
+        token = sync_repository.claim(session, sync_id, attempt=attempt)
+    if token is None:
+        return "skipped"
+    try:
+        outcome = _run(ctx, sync_id, token, send)
+    except SyncLost:
+        log.info("sync.lost", sync=str(sync_id), attempt=token)
+        return "lost"
+    except StorageError as exc:
+        _finish(
+            ctx,
+            sync_id,
+            token,
+            state="failed",
+            error={"reason": exc.reason, "message": exc.message},
+        )
+        log.warning("sync.failed", sync=str(sync_id), reason=exc.reason)
+        return "failed"
+    except Exception as exc:
+        log.exception("sync.crashed", sync=str(sync_id))
+        message = f"Unexpected {type(exc).__name__} while syncing."
+        _finish(
+            ctx, sync_id, token, state="failed", error={"reason": "INTERNAL", "message": message}
+        )
+        return "failed"
+    return outcome
+
+
+def _finish(ctx: AppContext, sync_id: uuid.UUID, token: int, *, state: str, **values: Any) -> bool:
+    with ctx.db.session() as session:
+        return sync_repository.held_update(
+            session, sync_id, token, state=state, held=False, finished_at=utcnow(), **values
+        )
+
+
+def _run(ctx: AppContext, sync_id: uuid.UUID, token: int, send: Send) -> str:
+    with ctx.db.session() as session:
+        sync = sync_repository.by_id(session, sync_id)
+        assert sync is not None
+        if sync.state == "queued":
+            sync.state, sync.started_at = "running", utcnow()
+    with ctx.db.session() as session:
+        run = build_run(session, ctx, sync, token)
+    if sync.state == "watching":
+        if watch_window(ctx, run, sync):
+            return _again(ctx, run, send, delay=0)
+        # no event source: a polling pass, listed from the top
+        sync.cursor, sync.last_key = None, None
+        run.counts["listed"] = run.counts["unchanged"] = 0
+    _pass(ctx, run, cursor=sync.cursor, last_key=sync.last_key)
+    if not sync.spec.get("watch") or run.dry_run:
+        if not _finish(
+            ctx,
+            sync_id,
+            token,
+            state="complete",
+            cursor=None,
+            last_key=None,
+            passes=sync.passes + 1,
+        ):
+            raise SyncLost(str(sync_id))
+        log.info("sync.complete", sync=str(sync_id), **run.counts)
+        return "complete"
+    poll = int(sync.spec.get("poll_seconds", 300))
+    delay = 0 if has_event_source(ctx, run) else poll
+    return _again(ctx, run, send, delay=delay, passes=sync.passes + 1)
+
+
+def _again(ctx: AppContext, run: Run, send: Send, *, delay: int, **values: Any) -> str:
+    """Watching: hand the sync back and send the next run (after ``delay`` seconds)."""
+    with ctx.db.session() as session:
+        ok = sync_repository.held_update(
+            session,
+            run.sync_id,
+            run.token,
+            state="watching",
+            held=False,
+            cursor=None,
+            last_key=None,
+            next_run_at=utcnow() + timedelta(seconds=delay),
+            **values,
+        )
+    if not ok:
+        raise SyncLost(str(run.sync_id))
+    send(run.sync_id, run.token, delay * 1000)
+    return "watching"
+
+
+def _list(run: Run, cursor: str | None, size: int) -> ListPage:
+    for attempt in range(LIST_RETRIES + 1):
+        try:
+            return run.adapter.list_page(run.plan.prefix, cursor=cursor, limit=size)
+        except StorageError as exc:
+            if not exc.retryable or attempt == LIST_RETRIES:
+                raise
+            time.sleep(min(8.0, 0.5 * 2**attempt))
+    raise AssertionError("unreachable")
+
+
+def _pass(ctx: AppContext, run: Run, *, cursor: str | None, last_key: str | None) -> None:
+    """The listing from ``cursor`` to its end, one checkpointed transaction per page."""
+    size = ctx.settings.sync_page_size
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-list") as pool:
+        ahead: Future[ListPage] = pool.submit(_list, run, cursor, size)
+        while True:
+            page = ahead.result()
+            if page.next_cursor is not None:  # list the next page while this one registers
+                ahead = pool.submit(_list, run, page.next_cursor, size)
+            if page.next_cursor is not None and not page.objects:
+                continue  # an empty page in the middle: nothing to compare yet
+            boundary = page.objects[-1].key if page.next_cursor is not None else None
+            _apply(ctx, run, page, low=last_key, high=boundary)
+            last_key = boundary
+            if page.next_cursor is None:
+                return
+
+
+def _apply(ctx: AppContext, run: Run, page: ListPage, *, low: str | None, high: str | None) -> None:
+    with ctx.db.session() as session:
+        known = sync_repository.keys_between(
+            session,
+            dataset_id=run.dataset_id,
+            storage_id=run.storage.id,
+            low=low if low is not None else run.plan.prefix,
+            low_inclusive=low is None,
+            high=high,
+        )
+        if high is None and run.plan.prefix:  # the last page: only keys under the prefix
+            known = {k: v for k, v in known.items() if k.startswith(run.plan.prefix)}
+        apply_page(session, run, page.objects, known, boundary=high)
+        if not sync_repository.held_update(
+            session,
+            run.sync_id,
+            run.token,
+            cursor=page.next_cursor,
+            last_key=high,
+            counts=dict(run.counts),
+            blocked=list(run.blocked),
+        ):
+            raise SyncLost(str(run.sync_id))  # rolls the page back
