@@ -139,7 +139,8 @@ class TestLocalOriginalsLocalDerivatives:
         # the item made while read-write still serves from media, the other from derived
         assert api.get(a["slots"][0]["thumbnail_url"]).status_code == 200
         assert api.get(b["slots"][0]["thumbnail_url"]).status_code == 200
-        assert (media / plain["id"]).is_dir() and not (media / moved["id"]).exists()
+        assert (media / "moorage" / plain["id"]).is_dir()
+        assert not (media / "moorage" / moved["id"]).exists()
 
     def test_supplied_derivatives_stay_in_the_originals_storage(
         self, api: TestClient, ctx: AppContext, dataset, folders
@@ -178,7 +179,8 @@ class TestLocalOriginalsLocalDerivatives:
         (item,) = _register(api, "media", [{"name": "a.jpg", "storage_key": "a.jpg"}])
         assert item["status"] == "processing"
         assert _run_jobs(ctx) == ["done"]
-        assert (derived / item["id"]).is_dir() and not (media / item["id"]).exists()
+        assert (derived / "moorage" / item["id"]).is_dir()
+        assert not (media / "moorage").exists()
 
 
 class TestNeverWritesTheReadOnlyStorage:
@@ -257,7 +259,7 @@ class TestS3OriginalsLocalDerivatives:
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket=name).get("Contents", [])]
         assert keys == ["photos/a b+c.jpg"]
         slot = _item(api, item["id"])["slots"][0]
-        thumb = derived / item["id"] / "files" / slot["id"] / "thumbnail.jpg"
+        thumb = derived / "moorage" / item["id"] / "files" / slot["id"] / "thumbnail.jpg"
         assert api.get(slot["thumbnail_url"]).content == thumb.read_bytes()
         with Image.open(thumb) as made:
             assert made.height == 200
