@@ -16,6 +16,10 @@ Prints the median per image, the ratios, a breakdown by file size, output sizes,
 tool's PSNR against the ideal thumbnail (the same-quality check).
 ``--parallel`` also times a batch on every core (threads for moorage, one mogrify process per
 core) for throughput.
+
+``--boundscheck-cost`` instead times the reduced decoder alone (``thumbnail_from_dc``) with
+numba's bounds checks off and on (``NUMBA_BOUNDSCHECK=0``/``1``, each compiled into its own
+cache), in child processes taking turns over ``--rounds`` rounds, and prints the medians.
 """
 
 from __future__ import annotations
@@ -150,6 +154,49 @@ def batch(paths: list[Path], out: Path, workers: int, tool: str) -> float:
     return (time.perf_counter() - start) / len(paths)
 
 
+_BOUNDSCHECK_CHILD = """
+import statistics, sys, time
+from pathlib import Path
+from moorage.media.jpeg_dc import thumbnail_from_dc
+datas = [Path(p).read_bytes() for p in sys.argv[1:]]
+for data in datas[:2]:
+    thumbnail_from_dc(data, (267, 200))  # compile or load the cache outside the timings
+cpu, wall = [], []
+for data in datas:
+    t, c = time.perf_counter(), time.process_time()
+    assert thumbnail_from_dc(data, (267, 200)) is not None
+    wall.append(time.perf_counter() - t)
+    cpu.append(time.process_time() - c)
+print(statistics.median(cpu), statistics.median(wall))
+"""
+
+
+def boundscheck_cost(paths: list[Path], workdir: Path, rounds: int) -> None:
+    """Median ms an image with bounds checks off and on, the variants taking turns."""
+    results: dict[str, list[tuple[float, float]]] = {"0": [], "1": []}
+    for _ in range(rounds):
+        for flag in results:
+            env = dict(os.environ, NUMBA_BOUNDSCHECK=flag)
+            env["NUMBA_CACHE_DIR"] = str(workdir / f"numba-boundscheck-{flag}")
+            out = subprocess.run(
+                [sys.executable, "-c", _BOUNDSCHECK_CHILD, *map(str, paths)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()
+            results[flag].append((float(out[0]), float(out[1])))
+    print(f"\nreduced decoder alone (thumbnail_from_dc), {rounds} rounds x {len(paths)} images")
+    med = {}
+    for flag, label in (("0", "boundscheck off"), ("1", "boundscheck on")):
+        cpu = statistics.median(r[0] for r in results[flag]) * 1000
+        wall = statistics.median(r[1] for r in results[flag]) * 1000
+        med[flag] = cpu
+        rounds_cpu = " ".join(f"{r[0] * 1000:.1f}" for r in results[flag])
+        print(f"  {label:<16} cpu {cpu:6.2f} ms  wall {wall:6.2f} ms   (rounds: {rounds_cpu})")
+    print(f"  cost of bounds checks: {(med['1'] / med['0'] - 1) * 100:+.1f}% cpu")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=50)
@@ -157,6 +204,8 @@ def main() -> int:
         "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "moorage-bench"
     )
     parser.add_argument("--parallel", action="store_true")
+    parser.add_argument("--boundscheck-cost", action="store_true")
+    parser.add_argument("--rounds", type=int, default=6)
     args = parser.parse_args()
     if shutil.which("mogrify") is None:
         print("mogrify not found: install imagemagick (scripts/system-deps.sh)", file=sys.stderr)
@@ -168,6 +217,9 @@ def main() -> int:
         f"{len(paths)} JPEGs {WIDTH}x{HEIGHT} q90, median {statistics.median(sizes) / 1e6:.2f} MB"
         f" (ready in {time.perf_counter() - t0:.1f} s)"
     )
+    if args.boundscheck_cost:
+        boundscheck_cost(paths, args.workdir, args.rounds)
+        return 0
     names = ("seed", "tuned", "libjpeg", "moorage")
     outs = {name: args.workdir / f"out_{name}" for name in names}
     for out in outs.values():
