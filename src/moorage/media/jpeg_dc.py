@@ -160,7 +160,7 @@ def _decode(hdr: Header, data: bytes) -> DcImage | None:
     heights = [mcus_y * c.v * s for c, s in zip(comps, scales, strict=True)]
     offsets = np.cumsum([0] + [w * h for w, h in zip(widths, heights, strict=True)])
     layout = [(i, dx, dy) for i, c in enumerate(comps) for dy in range(c.v) for dx in range(c.h)]
-    if len(layout) > 10:
+    if len(layout) > k.MAX_BLOCKS:
         raise Unsupported("too many blocks per MCU")
     keys: list[tuple[int, int]] = []
     for c in comps:
@@ -202,7 +202,10 @@ def _decode(hdr: Header, data: bytes) -> DcImage | None:
         first = s * interval
         end = int(segments[s + 1]) if s + 1 < nseg else length
         count = min(interval, total_mcus - first)
-        if k.decode_reduced(buf, int(segments[s]), end, first, count, *args) < 0:
+        code = k.decode_reduced(buf, int(segments[s]), end, first, count, *args)
+        if code == k.LAYOUT:
+            raise IndexError("decode_reduced: arguments break its layout invariants")
+        if code < 0:
             return None
     planes = [
         out[offsets[i] : offsets[i + 1]].reshape(heights[i], widths[i]) for i in range(len(comps))
