@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import simplejpeg  # type: ignore[import-untyped]
 from PIL import Image
 
 from moorage.media import _jpeg_kernels as k
@@ -136,3 +137,35 @@ def test_layout_invariants_are_checked_on_entry(monkeypatch: pytest.MonkeyPatch)
         decode_dc_strict(data)
     assert decode_dc(data) is None
     assert k.LAYOUT < 0
+
+
+def drifting_dc(width: int, height: int, diff: int) -> bytes:
+    """A greyscale baseline JPEG whose every block adds ``diff`` (11 bits) to the DC predictor,
+    with quantisation steps of 255: the DC runs past 16 bits and past libjpeg's sample range,
+    where it wraps (its predictor at 32 bits, its coefficient at 16, its 1x1 IDCT's range
+    limit at 10). A hostile file, but one that decodes cleanly."""
+    bits = "".join(
+        "0" + format(diff, "011b") + "0" for _ in range(-(-width // 8) * -(-height // 8))
+    )
+    bits += "1" * (-len(bits) % 8)
+    scan = bytes(int(bits[i : i + 8], 2) for i in range(0, len(bits), 8)).replace(
+        b"\xff", b"\xff\x00"
+    )
+    segs = [
+        (0xDB, b"\x00" + bytes([255] * 64)),
+        (0xC0, b"\x08" + struct.pack(">HH", height, width) + b"\x01\x01\x11\x00"),
+        (0xC4, b"\x00\x01" + bytes(15) + bytes([11])),
+        (0xC4, b"\x10\x01" + bytes(15) + b"\x00"),
+        (0xDA, b"\x01\x01\x00\x00\x3f\x00"),
+    ]
+    return build(segs, scan + b"\xff\xd9")
+
+
+@pytest.mark.parametrize("diff", [2047, 1500, 5])
+def test_drifting_dc_wraps_as_libjpeg_turbo_does(diff: int) -> None:
+    data = drifting_dc(240, 160, diff)
+    image = decode_dc(data)
+    assert image is not None
+    ref = simplejpeg.decode_jpeg(data, colorspace="GRAY", min_width=30, min_height=20)[..., 0]
+    assert np.array_equal(image.plane(0), ref)
+    assert len(np.unique(ref)) > 3  # the wrap is exercised, not a flat field

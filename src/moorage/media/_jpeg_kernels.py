@@ -129,6 +129,26 @@ def _clamp(value: int) -> int:
 
 
 @njit(inline="always")
+def _dc(pred: int) -> int:
+    """The DC coefficient libjpeg-turbo stores: its predictor wraps at 32 bits and the
+    coefficient is a 16-bit ``JCOEF`` (jdhuff.c), which only a hostile stream ever reaches."""
+    return ((pred + 32768) & 0xFFFF) - 32768
+
+
+@njit(inline="always")
+def _range_limit(value: int) -> int:
+    """libjpeg's post-IDCT range limit of its 1x1 IDCT (jidctred.c, ``range_limit[x &
+    RANGE_MASK]``): a clamp for ``value`` in -384..383, a wrap beyond, which only a hostile
+    stream reaches. ``value`` is centred on 0."""
+    i = value & 1023
+    if i < 128:
+        return i + 128
+    if i < 512:
+        return 255
+    return 0 if i < 896 else i - 896
+
+
+@njit(inline="always")
 def _odd(z1: int, z3: int, z5: int, z7: int) -> int:
     """The 2-point IDCT's odd part: sqrt(2) * (c1+c3+c5+c7, -c1+c3-c5-c7, ...) in 13-bit
     fixed point, as libjpeg's reduced IDCT computes it."""
@@ -248,7 +268,7 @@ def decode_reduced(
 
     Compiled without bounds checks (they cost ~18% here): :func:`layout_ok` checks on entry
     what every index below rests on. Past that, indices come from the tables' own widths
-    (lookups of the top ``DC_BITS``/``AC_BITS`` bits), from ``k < 64``, and from ``pos``,
+    (lookups of the top ``DC_BITS``/``AC_BITS`` bits), from ``min(k, 63)``, and from ``pos``,
     which the per-MCU overrun check keeps within ``PADDING`` of ``seg_end``: an MCU makes at
     most ``MAX_BLOCKS * 64`` refills of at most 7 bytes.
     """
@@ -302,7 +322,7 @@ def decode_reduced(
             at = comps[c, OFFSET] + row * comps[c, WIDTH] + col
             if scale == 1:
                 q0 = quant[comps[c, QUANT], 0]
-                out[at] = _clamp(((pred[c] * q0 + 4) >> 3) + 128)
+                out[at] = _range_limit((_dc(pred[c]) * q0 + 4) >> 3)
                 k = 0
                 while k < 63:
                     pos, acc, nbits = _refill(buf, pos, acc, nbits)
@@ -332,7 +352,7 @@ def decode_reduced(
                         break
                     k += adv
             else:
-                coef[0] = pred[c]
+                coef[0] = _dc(pred[c])
                 nz = 0
                 k = 1
                 while k < 64:
@@ -345,9 +365,10 @@ def decode_reduced(
                         sym = (entry >> 8) & 0xFF
                         if sym & 15:
                             k += sym >> 4
-                            if k < 64 and REDUCED_2X2[k]:
-                                coef[NATURAL_ORDER[k]] = entry >> 16
-                                touched[nz] = NATURAL_ORDER[k]
+                            z = min(k, 63)  # a run past the block lands on 63, as in libjpeg
+                            if REDUCED_2X2[z]:
+                                coef[NATURAL_ORDER[z]] = entry >> 16
+                                touched[nz] = NATURAL_ORDER[z]
                                 nz += 1
                             k += 1
                             continue
@@ -370,9 +391,10 @@ def decode_reduced(
                             raw = int(acc >> np.uint64(64 - size))
                             acc <<= np.uint64(size)
                             nbits -= size
-                            if k < 64 and REDUCED_2X2[k]:
-                                coef[NATURAL_ORDER[k]] = extend(raw, size)
-                                touched[nz] = NATURAL_ORDER[k]
+                            z = min(k, 63)
+                            if REDUCED_2X2[z]:
+                                coef[NATURAL_ORDER[z]] = extend(raw, size)
+                                touched[nz] = NATURAL_ORDER[z]
                                 nz += 1
                             k += 1
                             continue
@@ -388,7 +410,7 @@ def decode_reduced(
                     for i in range(nz):
                         coef[touched[i]] = 0
                 else:  # no AC it reads: the 2x2 IDCT gives the mean four times
-                    mean = _clamp(((pred[c] * quant[comps[c, QUANT], 0] + 4) >> 3) + 128)
+                    mean = _clamp(((coef[0] * quant[comps[c, QUANT], 0] + 4) >> 3) + 128)
                     stride = comps[c, WIDTH]
                     out[at] = out[at + 1] = out[at + stride] = out[at + stride + 1] = mean
         if pos * 8 - nbits > seg_end * 8:
