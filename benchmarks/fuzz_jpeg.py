@@ -14,7 +14,8 @@ failure with its traceback, and libFuzzer's timeout/crash artifacts).
 
 A finding is any exception other than the decoder's fallback signal (``Unsupported`` or
 ``None``), an image whose planes do not cover the size its header gives, a thumbnail of the
-wrong size, or a hang (``-timeout``). Findings are recorded and the run goes on; libFuzzer
+wrong size, luma other than libjpeg-turbo's 1/8-scale decode of the same bytes (simplejpeg,
+when it decodes them without complaint), or a hang (``-timeout``). Findings are recorded and the run goes on; libFuzzer
 restarts after a hang until ``--seconds`` have passed. Prints executions, coverage and findings.
 """
 
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import simplejpeg  # type: ignore[import-untyped]
 from PIL import Image
 
 MAX_LEN = 12_000
@@ -119,6 +121,14 @@ def check(data: bytes) -> None:
     size = (min(full[0], 24), min(full[1], 24))
     thumb = image.resize(size)
     assert thumb.size == size and thumb.mode in ("L", "RGB"), "wrong thumbnail"
+    if min(image.width, image.height) >= 8:  # below, simplejpeg cannot ask for 1/8 scale
+        try:
+            ref = simplejpeg.decode_jpeg(
+                data, colorspace="GRAY", min_width=full[0], min_height=full[1]
+            )
+        except ValueError:  # libjpeg-turbo objects to a stream this decoder took
+            return
+        assert np.array_equal(image.plane(0), ref[..., 0]), "luma differs from libjpeg-turbo"
 
 
 def record(findings: Path, data: bytes, exc: BaseException) -> None:
