@@ -5,18 +5,21 @@
 
 ``--mode python`` runs the numba kernels as Python (their ``py_func``: the JIT off for them, as
 ``NUMBA_DISABLE_JIT=1`` would, but the lookup-table builders kept compiled), instrumented, so
-libFuzzer's coverage sees every branch of the entropy decoder; ``--mode compiled`` runs the
-shipped, compiled kernels (bounds checks on), where coverage sees only the header parser and the
-Python around the kernels, over the corpus the Python mode grew. Both share ``--workdir``:
-``seeds/`` (small JPEGs from Pillow, ImageMagick, ffmpeg's mjpeg and cjpeg, made on the first
-run), ``corpus/`` (libFuzzer's), ``findings/`` (every input that crashed, one file per distinct
-failure with its traceback, and libFuzzer's timeout/crash artifacts).
+libFuzzer's coverage sees every branch of the entropy decoder; ``--mode compiled`` runs them
+compiled with ``NUMBA_BOUNDSCHECK=1`` (bounds checks in every kernel, ``decode_reduced``
+included), where coverage sees only the header parser and the Python around the kernels, over
+the corpus the Python mode grew. Both share ``--workdir``: ``seeds/`` (small JPEGs from Pillow,
+ImageMagick, ffmpeg's mjpeg and cjpeg, made on the first run), ``corpus/`` (libFuzzer's),
+``findings/`` (every input that failed, one file per distinct failure with its traceback, and
+libFuzzer's timeout/crash artifacts). The executions printed add up every run of the mode
+logged in that folder.
 
 A finding is any exception other than the decoder's fallback signal (``Unsupported`` or
 ``None``), an image whose planes do not cover the size its header gives, a thumbnail of the
 wrong size, luma other than libjpeg-turbo's 1/8-scale decode of the same bytes (simplejpeg,
-when it decodes them without complaint), or a hang (``-timeout``). Findings are recorded and the run goes on; libFuzzer
-restarts after a hang until ``--seconds`` have passed. Prints executions, coverage and findings.
+when it decodes them without complaint), or a hang (``-timeout``). Findings are recorded and
+the run goes on; libFuzzer restarts after a hang until ``--seconds`` have passed. Prints
+executions, coverage and findings.
 """
 
 from __future__ import annotations
