@@ -16,6 +16,11 @@ Prints the median per image, the ratios, a breakdown by file size, output sizes,
 tool's PSNR against the ideal thumbnail (the same-quality check).
 ``--parallel`` also times a batch on every core (threads for moorage, one mogrify process per
 core) for throughput.
+
+``--boundscheck-cost`` instead times the reduced decoder alone (``thumbnail_from_dc``) with
+numba's bounds checks off (``NUMBA_BOUNDSCHECK=0``), as shipped (on, but for the entropy
+decoder's loop) and on everywhere (``NUMBA_BOUNDSCHECK=1``), each compiled into its own cache,
+in child processes taking turns over ``--rounds`` rounds, and prints the medians.
 """
 
 from __future__ import annotations
@@ -150,6 +155,54 @@ def batch(paths: list[Path], out: Path, workers: int, tool: str) -> float:
     return (time.perf_counter() - start) / len(paths)
 
 
+_BOUNDSCHECK_CHILD = """
+import statistics, sys, time
+from pathlib import Path
+from moorage.media.jpeg_dc import thumbnail_from_dc
+datas = [Path(p).read_bytes() for p in sys.argv[1:]]
+for data in datas[:2]:
+    thumbnail_from_dc(data, (267, 200))  # compile or load the cache outside the timings
+cpu, wall = [], []
+for data in datas:
+    t, c = time.perf_counter(), time.process_time()
+    assert thumbnail_from_dc(data, (267, 200)) is not None
+    wall.append(time.perf_counter() - t)
+    cpu.append(time.process_time() - c)
+print(statistics.median(cpu), statistics.median(wall))
+"""
+
+
+def boundscheck_cost(paths: list[Path], workdir: Path, rounds: int) -> None:
+    """Median ms an image with bounds checks off, as shipped (on but for the entropy decoder's
+    loop) and on everywhere, the variants taking turns."""
+    variants = {"off": "0", "shipped": None, "on": "1"}
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, flag in variants.items():
+            env = dict(os.environ, NUMBA_CACHE_DIR=str(workdir / f"numba-boundscheck-{name}"))
+            env.pop("NUMBA_BOUNDSCHECK", None)
+            if flag is not None:
+                env["NUMBA_BOUNDSCHECK"] = flag
+            out = subprocess.run(
+                [sys.executable, "-c", _BOUNDSCHECK_CHILD, *map(str, paths)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()
+            results[name].append((float(out[0]), float(out[1])))
+    print(f"\nreduced decoder alone (thumbnail_from_dc), {rounds} rounds x {len(paths)} images")
+    med = {}
+    for name in variants:
+        cpu = statistics.median(r[0] for r in results[name]) * 1000
+        wall = statistics.median(r[1] for r in results[name]) * 1000
+        med[name] = cpu
+        each = " ".join(f"{r[0] * 1000:.1f}" for r in results[name])
+        print(f"  boundscheck {name:<8} cpu {cpu:6.2f} ms  wall {wall:6.2f} ms   (rounds: {each})")
+    for name in ("shipped", "on"):
+        print(f"  cost, {name}: {(med[name] / med['off'] - 1) * 100:+.1f}% cpu")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=50)
@@ -157,6 +210,8 @@ def main() -> int:
         "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "moorage-bench"
     )
     parser.add_argument("--parallel", action="store_true")
+    parser.add_argument("--boundscheck-cost", action="store_true")
+    parser.add_argument("--rounds", type=int, default=6)
     args = parser.parse_args()
     if shutil.which("mogrify") is None:
         print("mogrify not found: install imagemagick (scripts/system-deps.sh)", file=sys.stderr)
@@ -168,6 +223,9 @@ def main() -> int:
         f"{len(paths)} JPEGs {WIDTH}x{HEIGHT} q90, median {statistics.median(sizes) / 1e6:.2f} MB"
         f" (ready in {time.perf_counter() - t0:.1f} s)"
     )
+    if args.boundscheck_cost:
+        boundscheck_cost(paths, args.workdir, args.rounds)
+        return 0
     names = ("seed", "tuned", "libjpeg", "moorage")
     outs = {name: args.workdir / f"out_{name}" for name in names}
     for out in outs.values():

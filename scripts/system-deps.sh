@@ -8,6 +8,7 @@ need_apt=()
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v mogrify >/dev/null 2>&1 || need_apt+=(imagemagick)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v cjpeg >/dev/null 2>&1 || need_apt+=(libjpeg-turbo-progs)  # cjpeg, djpeg: JPEG decoder tests
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

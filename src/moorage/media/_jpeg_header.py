@@ -82,6 +82,8 @@ def parse(data: bytes) -> Header:
 
 def _parse_sof(hdr: Header, body: bytes) -> None:
     precision, height, width, count = struct.unpack_from(">BHHB", body)
+    if hdr.components:
+        raise Unsupported("a second SOF")
     if precision != 8 or height == 0 or width == 0 or count not in (1, 3):
         raise Unsupported("precision, size or component count")
     if len(body) < 6 + 3 * count:
@@ -124,8 +126,8 @@ def _parse_dqt(hdr: Header, body: bytes) -> None:
 
 
 def _parse_sos(hdr: Header, body: bytes) -> None:
-    count = body[0]
-    if count != len(hdr.components) or len(body) < 4 + 2 * count:
+    count = body[0] if body else 0
+    if not hdr.components or count != len(hdr.components) or len(body) < 4 + 2 * count:
         raise Unsupported("not one interleaved scan")
     by_id = {c.ident: c for c in hdr.components}
     for i in range(count):

@@ -42,8 +42,11 @@ from moorage.media._numba import njit
 CORRUPT = -1
 OVERRUN = -2
 UNDERRUN = -3
-# One MCU (at most 10 blocks of 64 symbols of at most 31 bits) reads less than this past its
-# segment before the overrun check catches it: the unstuffed buffer is padded with it.
+LAYOUT = -4  # arguments that break decode_reduced's invariants: a bug in the caller
+MAX_BLOCKS = 10  # blocks in one MCU (JPEG's limit)
+# One MCU (at most 10 blocks of 64 symbols of at most 31 bits, 640 refills of at most 7 bytes)
+# reads less than this past its segment before the overrun check catches it: the unstuffed
+# buffer is padded with it.
 PADDING = 8192
 
 # Columns of ``comps`` rows.
@@ -54,7 +57,7 @@ _ONES = np.uint64(0x0101010101010101)
 _HIGHS = np.uint64(0x8080808080808080)
 
 
-@njit(cache=True, nogil=True)
+@njit()
 def unstuff(data: np.ndarray, start: int, out: np.ndarray, segments: np.ndarray) -> tuple[int, int]:
     """Copy the entropy-coded data from ``start`` into ``out`` without stuffed zero bytes.
 
@@ -107,7 +110,7 @@ def unstuff(data: np.ndarray, start: int, out: np.ndarray, segments: np.ndarray)
     return j, nseg
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(inline="always")
 def _refill(buf: np.ndarray, pos: int, acc: np.uint64, nbits: int) -> tuple[int, np.uint64, int]:
     """Branch-free top-up to 56..63 bits (F. Giesen's "variant 4"): OR in the next eight bytes
     shifted under the valid bits, advance by the whole bytes that fit. ``buf`` is padded, and a
@@ -120,19 +123,39 @@ def _refill(buf: np.ndarray, pos: int, acc: np.uint64, nbits: int) -> tuple[int,
     return pos + ((63 - nbits) >> 3), acc, nbits | 56
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(inline="always")
 def _clamp(value: int) -> int:
     return 0 if value < 0 else (255 if value > 255 else value)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(inline="always")
+def _dc(pred: int) -> int:
+    """The DC coefficient libjpeg-turbo stores: its predictor wraps at 32 bits and the
+    coefficient is a 16-bit ``JCOEF`` (jdhuff.c), which only a hostile stream ever reaches."""
+    return ((pred + 32768) & 0xFFFF) - 32768
+
+
+@njit(inline="always")
+def _range_limit(value: int) -> int:
+    """libjpeg's post-IDCT range limit of its 1x1 IDCT (jidctred.c, ``range_limit[x &
+    RANGE_MASK]``): a clamp for ``value`` in -384..383, a wrap beyond, which only a hostile
+    stream reaches. ``value`` is centred on 0."""
+    i = value & 1023
+    if i < 128:
+        return i + 128
+    if i < 512:
+        return 255
+    return 0 if i < 896 else i - 896
+
+
+@njit(inline="always")
 def _odd(z1: int, z3: int, z5: int, z7: int) -> int:
     """The 2-point IDCT's odd part: sqrt(2) * (c1+c3+c5+c7, -c1+c3-c5-c7, ...) in 13-bit
     fixed point, as libjpeg's reduced IDCT computes it."""
     return 29692 * z1 - 10426 * z3 + 6967 * z5 - 5906 * z7
 
 
-@njit(cache=True, nogil=True)
+@njit()
 def _idct_2x2(
     coef: np.ndarray, quant: np.ndarray, ws: np.ndarray, out: np.ndarray, at: int, stride: int
 ) -> None:
@@ -155,7 +178,69 @@ def _idct_2x2(
         out[at + i * stride + 1] = _clamp(((even - odd + (1 << 19)) >> 20) + 128)
 
 
-@njit(cache=True, nogil=True)
+@njit()
+def layout_ok(
+    buf: np.ndarray,
+    seg_start: int,
+    seg_end: int,
+    first_mcu: int,
+    n_mcus: int,
+    mcus_x: int,
+    blocks: np.ndarray,
+    comps: np.ndarray,
+    quant: np.ndarray,
+    dc_lut: np.ndarray,
+    dc_slow: np.ndarray,
+    ac_lut: np.ndarray,
+    ac_slow: np.ndarray,
+    out: np.ndarray,
+) -> bool:
+    """Whether :func:`decode_reduced`'s arguments hold the invariants its unchecked indexing
+    rests on: every table, component, block and output row it can reach is inside its array,
+    and one MCU cannot read past the buffer's padding before the overrun check stops it."""
+    if not (0 <= seg_start <= seg_end and seg_end + PADDING <= buf.shape[0]):
+        return False
+    if first_mcu < 0 or n_mcus < 1 or mcus_x < 1 or not 1 <= blocks.shape[0] <= MAX_BLOCKS:
+        return False
+    slow = 18 + 17 + 256
+    if (
+        blocks.shape[1] != 3
+        or comps.shape[1] != 8
+        or quant.shape[1] != 64
+        or dc_lut.shape[1] != 1 << DC_BITS
+        or ac_lut.shape[1] != 1 << AC_BITS
+        or dc_slow.shape[1] != slow
+        or ac_slow.shape[1] != slow
+        or dc_lut.shape[0] != dc_slow.shape[0]
+        or ac_lut.shape[0] != 3 * ac_slow.shape[0]
+    ):
+        return False
+    for b in range(blocks.shape[0]):
+        c = blocks[b, 0]
+        if not (0 <= c < comps.shape[0] and 0 <= blocks[b, 1] < comps[c, H]):
+            return False
+        if not 0 <= blocks[b, 2] < comps[c, V]:
+            return False
+    rows = (first_mcu + n_mcus - 1) // mcus_x + 1  # MCU rows reached
+    for c in range(comps.shape[0]):
+        h, v, scale = comps[c, H], comps[c, V], comps[c, SCALE]
+        if h < 1 or v < 1 or scale not in (1, 2) or comps[c, WIDTH] < mcus_x * h * scale:
+            return False
+        if not (
+            0 <= comps[c, DC_TABLE] < dc_lut.shape[0] and 0 <= comps[c, QUANT] < quant.shape[0]
+        ):
+            return False
+        if not 0 <= comps[c, AC_TABLE] < ac_slow.shape[0]:
+            return False
+        if (
+            comps[c, OFFSET] < 0
+            or comps[c, OFFSET] + rows * v * scale * comps[c, WIDTH] > out.shape[0]
+        ):
+            return False
+    return True
+
+
+@njit(boundscheck=False)
 def decode_reduced(
     buf: np.ndarray,
     seg_start: int,
@@ -180,7 +265,18 @@ def decode_reduced(
     columns named above; ``quant`` rows are quantization tables in natural order; ``*_slow``
     rows are a table's ``maxcode[18] + valptr[17] + values[256]``; ``ac_lut`` stacks each AC
     table's three rows. Returns 0, or a negative code.
+
+    Compiled without bounds checks (they cost ~18% here): :func:`layout_ok` checks on entry
+    what every index below rests on. Past that, indices come from the tables' own widths
+    (lookups of the top ``DC_BITS``/``AC_BITS`` bits), from ``min(k, 63)``, and from ``pos``,
+    which the per-MCU overrun check keeps within ``PADDING`` of ``seg_end``: an MCU makes at
+    most ``MAX_BLOCKS * 64`` refills of at most 7 bytes.
     """
+    if not layout_ok(
+        buf, seg_start, seg_end, first_mcu, n_mcus, mcus_x, blocks, comps, quant,
+        dc_lut, dc_slow, ac_lut, ac_slow, out,
+    ):  # fmt: skip
+        return LAYOUT
     acc = np.uint64(0)
     nbits = 0
     pos = seg_start
@@ -226,7 +322,7 @@ def decode_reduced(
             at = comps[c, OFFSET] + row * comps[c, WIDTH] + col
             if scale == 1:
                 q0 = quant[comps[c, QUANT], 0]
-                out[at] = _clamp(((pred[c] * q0 + 4) >> 3) + 128)
+                out[at] = _range_limit((_dc(pred[c]) * q0 + 4) >> 3)
                 k = 0
                 while k < 63:
                     pos, acc, nbits = _refill(buf, pos, acc, nbits)
@@ -256,7 +352,7 @@ def decode_reduced(
                         break
                     k += adv
             else:
-                coef[0] = pred[c]
+                coef[0] = _dc(pred[c])
                 nz = 0
                 k = 1
                 while k < 64:
@@ -269,9 +365,10 @@ def decode_reduced(
                         sym = (entry >> 8) & 0xFF
                         if sym & 15:
                             k += sym >> 4
-                            if k < 64 and REDUCED_2X2[k]:
-                                coef[NATURAL_ORDER[k]] = entry >> 16
-                                touched[nz] = NATURAL_ORDER[k]
+                            z = min(k, 63)  # a run past the block lands on 63, as in libjpeg
+                            if REDUCED_2X2[z]:
+                                coef[NATURAL_ORDER[z]] = entry >> 16
+                                touched[nz] = NATURAL_ORDER[z]
                                 nz += 1
                             k += 1
                             continue
@@ -294,9 +391,10 @@ def decode_reduced(
                             raw = int(acc >> np.uint64(64 - size))
                             acc <<= np.uint64(size)
                             nbits -= size
-                            if k < 64 and REDUCED_2X2[k]:
-                                coef[NATURAL_ORDER[k]] = extend(raw, size)
-                                touched[nz] = NATURAL_ORDER[k]
+                            z = min(k, 63)
+                            if REDUCED_2X2[z]:
+                                coef[NATURAL_ORDER[z]] = extend(raw, size)
+                                touched[nz] = NATURAL_ORDER[z]
                                 nz += 1
                             k += 1
                             continue
@@ -312,7 +410,7 @@ def decode_reduced(
                     for i in range(nz):
                         coef[touched[i]] = 0
                 else:  # no AC it reads: the 2x2 IDCT gives the mean four times
-                    mean = _clamp(((pred[c] * quant[comps[c, QUANT], 0] + 4) >> 3) + 128)
+                    mean = _clamp(((coef[0] * quant[comps[c, QUANT], 0] + 4) >> 3) + 128)
                     stride = comps[c, WIDTH]
                     out[at] = out[at + 1] = out[at + stride] = out[at + stride + 1] = mean
         if pos * 8 - nbits > seg_end * 8:

@@ -41,7 +41,7 @@ REDUCED_2X2 = np.array(
 )
 
 
-@njit(cache=True, nogil=True)
+@njit()
 def canonical(counts: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(maxcode[18], valptr[17], values)`` for slow decoding (JPEG Annex F.2.2.3)."""
     maxcode = np.full(18, -1, dtype=np.int64)
@@ -60,7 +60,7 @@ def canonical(counts: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.nd
     return maxcode, valptr, values
 
 
-@njit(cache=True, nogil=True)
+@njit()
 def decode_one(
     bits: int, width: int, maxcode: np.ndarray, valptr: np.ndarray, values: np.ndarray
 ) -> tuple[int, int]:
@@ -78,7 +78,7 @@ def decode_one(
     return -1, 0
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(inline="always")
 def extend(raw: int, size: int) -> int:
     """JPEG's EXTEND: ``size`` value bits to a signed number (F.2.2.1)."""
     if size == 0:
@@ -86,7 +86,7 @@ def extend(raw: int, size: int) -> int:
     return raw if raw >= (1 << (size - 1)) else raw - (1 << size) + 1
 
 
-@njit(cache=True, nogil=True)
+@njit()
 def dc_table(maxcode: np.ndarray, valptr: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Lookahead table, 0 for long or invalid codes. Entry: ``diff << 16 | size << 8 | length``
     where, when the value bits fit in the window too, ``length`` covers them (``DC_FULL`` set)
@@ -105,7 +105,7 @@ def dc_table(maxcode: np.ndarray, valptr: np.ndarray, values: np.ndarray) -> np.
     return table
 
 
-@njit(cache=True, nogil=True)
+@njit()
 def ac_table(maxcode: np.ndarray, valptr: np.ndarray, values: np.ndarray) -> np.ndarray:
     """The skip rows described in the module docstring, as one int32 array of three rows."""
     size = 1 << AC_BITS
@@ -146,7 +146,7 @@ def ac_table(maxcode: np.ndarray, valptr: np.ndarray, values: np.ndarray) -> np.
     return table
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(inline="always")
 def _symbol_entry(idx: int, length: int, sym: int) -> int:
     """``value << 16 | symbol << 8 | FULL | bits``: when the value bits fit in the window too,
     ``bits`` covers them and ``value`` is decoded (``FULL``); otherwise ``bits`` is the code's."""

@@ -14,6 +14,7 @@ that does not decode cleanly, returns ``None``: the caller uses libjpeg-turbo.
 
 from __future__ import annotations
 
+import logging
 import struct
 from dataclasses import dataclass
 from functools import lru_cache
@@ -26,9 +27,17 @@ from moorage.media import _jpeg_kernels as k
 from moorage.media import _jpeg_tables as t
 from moorage.media._jpeg_header import Component, Header, Unsupported, parse
 
-__all__ = ["DcImage", "decode_dc", "eighth_size", "thumbnail_from_dc"]
+__all__ = [
+    "DcImage",
+    "Unsupported",
+    "decode_dc",
+    "decode_dc_strict",
+    "eighth_size",
+    "thumbnail_from_dc",
+]
 
 _MAX_SEGMENTS = 1 << 20
+_log = logging.getLogger(__name__)
 
 I64 = NDArray[np.int64]
 
@@ -87,10 +96,23 @@ def eighth_size(width: int, height: int) -> tuple[int, int]:
 def decode_dc(data: bytes) -> DcImage | None:
     """The image at 1/8 scale, or ``None`` to use libjpeg-turbo instead."""
     try:
-        hdr = parse(data)
-        return _decode(hdr, data)
-    except (Unsupported, struct.error, IndexError, KeyError):
+        return decode_dc_strict(data)
+    except Unsupported:
         return None
+    except IndexError:  # a kernel's bounds check fired: a bug, but libjpeg-turbo still decodes
+        _log.warning("jpeg_dc: index out of bounds, falling back to libjpeg-turbo", exc_info=True)
+        return None
+
+
+def decode_dc_strict(data: bytes) -> DcImage | None:
+    """:func:`decode_dc` without the safety net: raises :class:`Unsupported` (or returns
+    ``None``) for whatever it leaves to libjpeg-turbo; any other exception is a bug. For the
+    fuzz harness (benchmarks/fuzz_jpeg.py) and tests."""
+    try:
+        hdr = parse(data)
+    except struct.error as exc:
+        raise Unsupported("truncated header") from exc
+    return _decode(hdr, data)
 
 
 def thumbnail_from_dc(data: bytes, size: tuple[int, int]) -> Image.Image | None:
@@ -138,11 +160,16 @@ def _decode(hdr: Header, data: bytes) -> DcImage | None:
     heights = [mcus_y * c.v * s for c, s in zip(comps, scales, strict=True)]
     offsets = np.cumsum([0] + [w * h for w, h in zip(widths, heights, strict=True)])
     layout = [(i, dx, dy) for i, c in enumerate(comps) for dy in range(c.v) for dx in range(c.h)]
-    if len(layout) > 10:
+    if len(layout) > k.MAX_BLOCKS:
         raise Unsupported("too many blocks per MCU")
     keys: list[tuple[int, int]] = []
     for c in comps:
         keys += [key for key in ((0, c.dc_table), (1, c.ac_table)) if key not in keys]
+    if (
+        not set(keys) <= hdr.huffman.keys()
+        or not {c.quant_table for c in comps} <= hdr.quant.keys()
+    ):
+        raise Unsupported("a table the scan uses is not defined")
     tables = {key: _tables(*hdr.huffman[key], ac=key[0] == 1) for key in keys}
     dc_keys = [key for key in keys if key[0] == 0]
     ac_keys = [key for key in keys if key[0] == 1]
@@ -175,7 +202,10 @@ def _decode(hdr: Header, data: bytes) -> DcImage | None:
         first = s * interval
         end = int(segments[s + 1]) if s + 1 < nseg else length
         count = min(interval, total_mcus - first)
-        if k.decode_reduced(buf, int(segments[s]), end, first, count, *args) < 0:
+        code = k.decode_reduced(buf, int(segments[s]), end, first, count, *args)
+        if code == k.LAYOUT:
+            raise IndexError("decode_reduced: arguments break its layout invariants")
+        if code < 0:
             return None
     planes = [
         out[offsets[i] : offsets[i + 1]].reshape(heights[i], widths[i]) for i in range(len(comps))
