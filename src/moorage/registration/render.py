@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from moorage.kit.timestamps import rfc3339
 from moorage.registration.model import ItemIn, RegistrationResult, SlotIn
 
 __all__ = ["response_json"]
@@ -42,7 +43,7 @@ def response_json(result: RegistrationResult) -> dict[str, Any]:
     items_url = f"{result.base_url}/api/v2/teams/{result.team_slug}/items/"
     processing = "complete" if result.readonly else "processing"
     status = "new" if result.readonly else "processing"
-    at = result.registered_at
+    at = rfc3339(result.registered_at)
     quoted: dict[str, str] = {}
 
     def item_json(item: ItemIn) -> dict[str, Any]:

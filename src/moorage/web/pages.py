@@ -7,6 +7,7 @@ same 404 page as one that does not exist. Every form carries the session's CSRF 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Form, Request
@@ -103,6 +104,27 @@ def sign_in(
     return response
 
 
+def _as_signed_in(
+    request: Request,
+    session: SessionDep,
+    ctx: CtxDep,
+    build: Callable[[SignedIn], Response],
+    *,
+    csrf_token: str | None = None,
+) -> Response:
+    """Around a page's own work: the sign-in redirect, the CSRF refusal of a form (when
+    ``csrf_token`` is given) and the 404 page (another team's dataset or item included)."""
+    me = _signed_in(request, session, ctx)
+    if me is None:
+        return _to_sign_in(request)
+    if csrf_token is not None and not WebSessionService.csrf_ok(me, csrf_token):
+        return render(request, "forbidden.html", me=me, status_code=403)
+    try:
+        return build(me)
+    except NotFound as exc:
+        return _not_found(request, me, exc)
+
+
 @router.post("/sign-out")
 def sign_out(
     request: Request,
@@ -110,52 +132,48 @@ def sign_out(
     ctx: CtxDep,
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    me = _signed_in(request, session, ctx)
-    if me is None:
-        return _to_sign_in(request)
-    if not WebSessionService.csrf_ok(me, csrf_token):
-        return render(request, "forbidden.html", me=me, status_code=403)
-    _service(ctx).sign_out(session, me)
-    response = RedirectResponse("/sign-in", status_code=303)
-    response.delete_cookie(COOKIE, path="/")
-    return response
+    def out(me: SignedIn) -> Response:
+        _service(ctx).sign_out(session, me)
+        response = RedirectResponse("/sign-in", status_code=303)
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
+    return _as_signed_in(request, session, ctx, out, csrf_token=csrf_token)
 
 
 @router.get("/datasets")
 def datasets_page(request: Request, session: SessionDep, ctx: CtxDep) -> Response:
-    me = _signed_in(request, session, ctx)
-    if me is None:
-        return _to_sign_in(request)
-    return render(request, "datasets.html", me=me, datasets=views.datasets(session, me.team))
+    return _as_signed_in(
+        request,
+        session,
+        ctx,
+        lambda me: render(
+            request, "datasets.html", me=me, datasets=views.datasets(session, me.team)
+        ),
+    )
 
 
 @router.get("/datasets/{slug}")
 def dataset_page(
     request: Request, session: SessionDep, ctx: CtxDep, url: BaseUrlDep, slug: str
 ) -> Response:
-    me = _signed_in(request, session, ctx)
-    if me is None:
-        return _to_sign_in(request)
-    try:
-        page = views.dataset_page(session, me.team, slug, request.query_params, base_url=url)
-    except NotFound as exc:
-        return _not_found(request, me, exc)
-    template = "grid.html" if request.query_params.get("fragment") == "1" else "dataset.html"
-    return render(request, template, me=me, **page)
+    def page(me: SignedIn) -> Response:
+        found = views.dataset_page(session, me.team, slug, request.query_params, base_url=url)
+        fragment = request.query_params.get("fragment") == "1"
+        return render(request, "grid.html" if fragment else "dataset.html", me=me, **found)
+
+    return _as_signed_in(request, session, ctx, page)
 
 
 @router.get("/datasets/{slug}/items/{item_id}")
 def item_page(
     request: Request, session: SessionDep, ctx: CtxDep, url: BaseUrlDep, slug: str, item_id: str
 ) -> Response:
-    me = _signed_in(request, session, ctx)
-    if me is None:
-        return _to_sign_in(request)
-    try:
-        page = views.item_page(session, me.team, slug, item_id, base_url=url)
-    except NotFound as exc:
-        return _not_found(request, me, exc)
-    return render(request, "item.html", me=me, **page)
+    def page(me: SignedIn) -> Response:
+        found = views.item_page(session, me.team, slug, item_id, base_url=url)
+        return render(request, "item.html", me=me, **found)
+
+    return _as_signed_in(request, session, ctx, page)
 
 
 @router.post("/datasets/{slug}/reprocess")
@@ -167,24 +185,23 @@ def reprocess(
     csrf_token: Annotated[str, Form(max_length=200)] = "",
     item_id: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    me = _signed_in(request, session, ctx)
-    if me is None:
-        return _to_sign_in(request)
-    if not WebSessionService.csrf_ok(me, csrf_token):
-        return render(request, "forbidden.html", me=me, status_code=403)
-    try:
+    def queue(me: SignedIn) -> Response:
         back = views.reprocess(session, me.team, slug, item_id or None)
-    except NotFound as exc:
-        return _not_found(request, me, exc)
-    return RedirectResponse(back, status_code=303)
+        return RedirectResponse(back, status_code=303)
+
+    return _as_signed_in(request, session, ctx, queue, csrf_token=csrf_token)
 
 
 @router.get("/storages")
 def storages_page(request: Request, session: SessionDep, ctx: CtxDep) -> Response:
-    me = _signed_in(request, session, ctx)
-    if me is None:
-        return _to_sign_in(request)
-    return render(request, "storages.html", me=me, storages=views.storages(session, me.team))
+    return _as_signed_in(
+        request,
+        session,
+        ctx,
+        lambda me: render(
+            request, "storages.html", me=me, storages=views.storages(session, me.team)
+        ),
+    )
 
 
 def _https(request: Request) -> bool:

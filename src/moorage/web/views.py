@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import uuid
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -107,7 +108,7 @@ def reprocess(session: Session, team: Team, slug: str, item_id: str | None) -> s
     if item_id is not None:
         item_page(session, team, slug, item_id, base_url="")  # 404 unless it is this dataset's
         filters = ItemFilters(dataset_ids=[dataset.id])
-        filters.item_ids = [_uuid(item_id)]
+        filters.item_ids = [uuid.UUID(item_id)]
         item_service.reprocess(session, team, filters=filters)
         return f"/datasets/{slug}/items/{item_id}"
     item_service.reprocess(
@@ -118,9 +119,3 @@ def reprocess(session: Session, team: Team, slug: str, item_id: str | None) -> s
 
 def storages(session: Session, team: Team) -> list[dict[str, Any]]:
     return storage_service.list_all(session, team)
-
-
-def _uuid(value: str) -> Any:
-    import uuid
-
-    return uuid.UUID(value)
