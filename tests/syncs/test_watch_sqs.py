@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from structlog.testing import capture_logs
 
 from moorage.syncs import watch
 from tests.helpers import jpeg_bytes
-from tests.storage.conftest import moto_client, moto_endpoint  # noqa: F401  (a fixture)
+from tests.storage.conftest import free_port, moto_client, moto_endpoint  # noqa: F401  (a fixture)
 from tests.storage.test_events_sqs import Wired, wire
 from tests.syncs.conftest import SYNC, SYNCS, wait_for
 
@@ -184,3 +185,28 @@ class TestWatchWithSqs:
         assert polled["counts"]["registered"] == 1
         assert sync_of(api, first["id"])["passes"] == 1, "the first got it by event"
         api.post(SYNC.format(id=other["id"]) + "/cancel")
+
+    def test_an_unreachable_queue_keeps_the_sync_watching_until_it_answers(
+        self, api: TestClient, dataset: dict, wired: Wired, watching: Callable
+    ) -> None:
+        dead = f"http://127.0.0.1:{free_port()}/123456789012/nobody-listens"
+        r = api.patch(
+            "/api/teams/acme/storage/events", json={"events": {"kind": "sqs", "queue_url": dead}}
+        )
+        assert r.status_code == 200, r.text
+        with capture_logs() as logs:
+            sync = watching(prefix="u/")
+            until(
+                "the failure logged",
+                lambda: any(e["event"] == "sync.events_unavailable" for e in list(logs)),
+            )
+        assert sync_of(api, sync["id"])["state"] == "watching"
+        r = api.patch(
+            "/api/teams/acme/storage/events",
+            json={"events": {"kind": "sqs", "queue_url": wired.queue_url}},
+        )
+        assert r.status_code == 200, r.text
+        wired.s3.put_object(Bucket=wired.bucket, Key="u/a.jpg", Body=jpeg_bytes())
+        until("listed once the queue answers", lambda: items(api, dataset).get(("/", "a.jpg")))
+        body = sync_of(api, sync["id"])
+        assert body["state"] == "watching" and body["passes"] == 1, body
