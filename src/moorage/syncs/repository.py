@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol, cast
 
-from sqlalchemy import Table, and_, or_, select, tuple_, update
+from sqlalchemy import Table, and_, bindparam, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -197,16 +197,21 @@ class SyncRepository:
     def set_key_state(
         self, session: Session, *, dataset_id: int, storage_id: int, keys: Sequence[str], state: str
     ) -> None:
-        for start in range(0, len(keys), 2000):
-            session.execute(
-                update(SyncKey)
-                .where(
-                    SyncKey.dataset_id == dataset_id,
-                    SyncKey.storage_id == storage_id,
-                    SyncKey.key.in_(keys[start : start + 2000]),
-                )
-                .values(state=state)
+        """One primary-key UPDATE per key, executed for many (PostgreSQL planned ``key IN
+        (...)`` over the ``COLLATE "C"`` column as a scan of the dataset's keys: 55 ms a page)."""
+        if not keys:
+            return
+        stmt = (
+            update(keys_t)
+            .where(
+                keys_t.c.dataset_id == bindparam("b_dataset"),
+                keys_t.c.storage_id == bindparam("b_storage"),
+                keys_t.c.key == bindparam("b_key"),
             )
+            .values(state=state)
+        )
+        rows = [{"b_dataset": dataset_id, "b_storage": storage_id, "b_key": k} for k in keys]
+        session.connection().execute(stmt, rows)
 
     # -- what a diff does to items --
     def set_source_status(
