@@ -76,9 +76,9 @@ class Run:
         }
 
 
-
 class SyncLost(Exception):
     """The sync is no longer this run's (taken back, or cancelled): stop, write nothing."""
+
 
 def etag_of(etag: str | None) -> str | None:
     """S3 lists ETags quoted and sends them bare in events: compare them bare."""
