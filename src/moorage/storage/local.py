@@ -11,7 +11,7 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -40,6 +40,10 @@ __all__ = [
 NAME_MAX = 255
 #: the longest path the kernel takes, in bytes, terminating NUL included (Linux)
 PATH_MAX = 4096
+
+
+def _first(pair: tuple[str, object]) -> str:
+    return pair[0]
 
 
 class FolderNotAllowed(AccessDenied):
@@ -180,22 +184,88 @@ class LocalStorage(StorageAdapter):
             os.unlink(path)
 
     def list_page(self, prefix: str, *, cursor: str | None = None, limit: int = 1000) -> ListPage:
+        """Keys under ``prefix`` after ``cursor``, in code-point order (the order the sync's
+        key ranges compare in: SQLite's binary collation, PostgreSQL's ``COLLATE "C"``).
+
+        Stateless resume: the walk descends only into folders that can hold a key after the
+        cursor and under the prefix, so a page costs the folders on the cursor's path plus the
+        page itself, not the whole tree.
+        """
         self._ensure_root()
-        keys: list[str] = []
-        for dirpath, dirnames, filenames in os.walk(self.root):
-            dirnames.sort()
-            rel_dir = os.path.relpath(dirpath, self.root)
-            for name in filenames:
-                key = name if rel_dir == "." else f"{rel_dir}/{name}"
-                if key.startswith(prefix) and not name.startswith(".moorage-"):
-                    keys.append(key)
-        keys.sort()
-        if cursor is not None:
-            keys = [k for k in keys if k > cursor]
-        page = keys[:limit]
-        objects = [self.head(k) for k in page]
-        next_cursor = page[-1] if len(keys) > limit else None
-        return ListPage(objects=objects, next_cursor=next_cursor)
+        keys: list[tuple[str, os.DirEntry[str]]] = []
+        for found in self._walk(prefix, cursor):
+            if len(keys) == limit:
+                return ListPage(objects=self._infos(keys), next_cursor=keys[-1][0])
+            keys.append(found)
+        return ListPage(objects=self._infos(keys), next_cursor=None)
+
+    def _walk(self, prefix: str, cursor: str | None) -> Iterator[tuple[str, os.DirEntry[str]]]:
+        """Files (key, entry) in key order, depth first with an explicit stack."""
+        stack = [iter(self._entries("", prefix, cursor))]
+        while stack:
+            found = next(stack[-1], None)
+            if found is None:
+                stack.pop()
+            elif found[0].endswith("/"):  # a folder: its keys come before its next sibling's
+                stack.append(iter(self._entries(found[0], prefix, cursor)))
+            else:
+                yield found
+
+    def _entries(
+        self, rel: str, prefix: str, cursor: str | None
+    ) -> list[tuple[str, os.DirEntry[str]]]:
+        """The sorted entries of folder ``rel`` that can hold keys under ``prefix`` after
+        ``cursor``: files as their key, folders as ``key/`` (every key inside starts with it,
+        so sorting them so sorts the keys). Symlinked folders are not walked (as ``os.walk``)."""
+        out: list[tuple[str, os.DirEntry[str]]] = []
+        try:
+            scan = os.scandir(os.path.join(self.root, rel) if rel else self.root)
+        except (FileNotFoundError, NotADirectoryError):
+            return out  # removed while listing: its keys are gone
+        with scan:
+            for entry in scan:
+                name = entry.name
+                try:
+                    is_dir = entry.is_dir()
+                except OSError:
+                    is_dir = False
+                if is_dir:
+                    if entry.is_symlink():
+                        continue
+                    key = f"{rel}{name}/"
+                    if not (key.startswith(prefix) or prefix.startswith(key)):
+                        continue
+                    if cursor is not None and key <= cursor and not cursor.startswith(key):
+                        continue
+                else:
+                    key = rel + name
+                    if name.startswith(".moorage-") or not key.startswith(prefix):
+                        continue
+                    if cursor is not None and key <= cursor:
+                        continue
+                out.append((key, entry))
+        out.sort(key=_first)
+        return out
+
+    def _infos(self, found: list[tuple[str, os.DirEntry[str]]]) -> list[ObjectInfo]:
+        """One ``stat`` per listed file; a symlink is resolved in full (it must stay inside)."""
+        out: list[ObjectInfo] = []
+        for key, entry in found:
+            if entry.is_symlink():
+                with contextlib.suppress(ObjectNotFound):  # dangling: no file to list
+                    out.append(self.head(key))
+                continue
+            validate_key(key)
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # deleted since the folder was read
+            if not stat.S_ISREG(st.st_mode):
+                continue  # a fifo, socket or device is no file to register
+            out.append(
+                ObjectInfo(key=key, size=st.st_size, etag=f"{st.st_mtime_ns:x}-{st.st_size:x}")
+            )
+        return out
 
     def sign_url(self, key: str, *, expires_in: int) -> str | None:
         return None

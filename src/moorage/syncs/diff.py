@@ -15,13 +15,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from moorage.context import AppContext, StorageRegistry
-from moorage.models import StorageConfig, SyncKey, Team
+from moorage.models import StorageConfig, Team
 from moorage.registration.schemas import RegisterRequest
 from moorage.registration.service import registration_service
 from moorage.storage.base import ObjectInfo, StorageAdapter, StorageError
 from moorage.storage.delegate import DelegatingAdapter
 from moorage.syncs.plan import Plan, Planned
-from moorage.syncs.repository import sync_repository
+from moorage.syncs.repository import StoredKey, sync_repository
 from moorage.worker.dispatch import send_after_commit
 
 __all__ = ["BLOCKED_KEPT", "COUNTS", "Run", "apply_page", "handle_missing"]
@@ -76,16 +76,16 @@ class Run:
         }
 
 
-
 class SyncLost(Exception):
     """The sync is no longer this run's (taken back, or cancelled): stop, write nothing."""
+
 
 def etag_of(etag: str | None) -> str | None:
     """S3 lists ETags quoted and sends them bare in events: compare them bare."""
     return (etag or "").strip('"')[:200] or None
 
 
-def _same(row: SyncKey, info: ObjectInfo) -> bool:
+def _same(row: StoredKey, info: ObjectInfo) -> bool:
     if row.etag and info.etag:
         return row.etag == etag_of(info.etag) and (row.size is None or row.size == info.size)
     return row.size == info.size and (
@@ -99,7 +99,7 @@ def apply_page(
     session: Session,
     run: Run,
     objects: Sequence[ObjectInfo],
-    known: dict[str, SyncKey],
+    known: dict[str, StoredKey],
     *,
     boundary: str | None,
 ) -> None:
@@ -107,8 +107,8 @@ def apply_page(
     new, changed, restored and unchanged keys, and stored keys no longer listed (missing).
     ``boundary``: the last key listed so far (None at the end), which closes groups."""
     new: list[ObjectInfo] = []
-    changed: list[tuple[ObjectInfo, SyncKey]] = []
-    restored: list[tuple[ObjectInfo, SyncKey]] = []
+    changed: list[tuple[ObjectInfo, StoredKey]] = []
+    restored: list[tuple[ObjectInfo, StoredKey]] = []
     for info in objects:
         if not run.plan.wants(info.key):
             continue
@@ -134,7 +134,7 @@ def apply_page(
 
 
 def _changed(
-    session: Session, run: Run, pairs: Sequence[tuple[ObjectInfo, SyncKey]], *, counter: str
+    session: Session, run: Run, pairs: Sequence[tuple[ObjectInfo, StoredKey]], *, counter: str
 ) -> None:
     if not pairs:
         return
@@ -154,7 +154,7 @@ def _changed(
         send_after_commit(session, jobs)
 
 
-def handle_missing(session: Session, run: Run, gone: Sequence[SyncKey]) -> None:
+def handle_missing(session: Session, run: Run, gone: Sequence[StoredKey]) -> None:
     """Keys that disappeared: the items stay (with their annotations), per ``on_missing``."""
     if not gone:
         return
@@ -199,7 +199,7 @@ def _register_new(
         _register(session, run, planned[start : start + chunk], done)
 
 
-def _info(row: SyncKey) -> ObjectInfo:
+def _info(row: StoredKey) -> ObjectInfo:
     return ObjectInfo(
         key=row.key, size=row.size or 0, etag=row.etag, last_modified=row.last_modified
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, Protocol, cast
 
-from sqlalchemy import Table, and_, or_, select, tuple_, update
+from sqlalchemy import Table, and_, bindparam, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -19,6 +19,37 @@ LIVE = ("queued", "running", "watching")
 
 keys_t = cast(Table, SyncKey.__table__)
 _KEY_VALUES = ("size", "etag", "last_modified", "item_id", "state", "reason")
+
+
+class StoredKey(Protocol):
+    """What a diff reads of a stored key: a ``SyncKey`` row, or a ``KeyRow`` read in bulk."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def size(self) -> int | None: ...
+    @property
+    def etag(self) -> str | None: ...
+    @property
+    def last_modified(self) -> datetime | None: ...
+    @property
+    def item_id(self) -> uuid.UUID | None: ...
+    @property
+    def state(self) -> str: ...
+
+
+class KeyRow(NamedTuple):
+    """A stored key read as plain values (no ORM identity: a page reads thousands)."""
+
+    key: str
+    size: int | None
+    etag: str | None
+    last_modified: datetime | None
+    item_id: uuid.UUID | None
+    state: str
+
+
+_KEY_ROW = [keys_t.c[name] for name in KeyRow._fields]
 
 
 def _upsert(session: Session, table: Table) -> Any:
@@ -122,18 +153,18 @@ class SyncRepository:
         low: str,
         low_inclusive: bool,
         high: str | None,
-    ) -> dict[str, SyncKey]:
+    ) -> dict[str, StoredKey]:
         """Stored keys with ``low < key <= high`` (``high`` None: to the end of ``low``'s
         prefix is the caller's to bound; here: unbounded)."""
-        column = SyncKey.key
-        stmt = select(SyncKey).where(
-            SyncKey.dataset_id == dataset_id,
-            SyncKey.storage_id == storage_id,
+        column = keys_t.c.key
+        stmt = select(*_KEY_ROW).where(
+            keys_t.c.dataset_id == dataset_id,
+            keys_t.c.storage_id == storage_id,
             column >= low if low_inclusive else column > low,
         )
         if high is not None:
             stmt = stmt.where(column <= high)
-        return {row.key: row for row in session.scalars(stmt)}
+        return {row[0]: KeyRow(*row) for row in session.execute(stmt)}
 
     def pending(self, session: Session, *, dataset_id: int, storage_id: int) -> Sequence[SyncKey]:
         return session.scalars(
@@ -166,16 +197,21 @@ class SyncRepository:
     def set_key_state(
         self, session: Session, *, dataset_id: int, storage_id: int, keys: Sequence[str], state: str
     ) -> None:
-        for start in range(0, len(keys), 2000):
-            session.execute(
-                update(SyncKey)
-                .where(
-                    SyncKey.dataset_id == dataset_id,
-                    SyncKey.storage_id == storage_id,
-                    SyncKey.key.in_(keys[start : start + 2000]),
-                )
-                .values(state=state)
+        """One primary-key UPDATE per key, executed for many (PostgreSQL planned ``key IN
+        (...)`` over the ``COLLATE "C"`` column as a scan of the dataset's keys: 55 ms a page)."""
+        if not keys:
+            return
+        stmt = (
+            update(keys_t)
+            .where(
+                keys_t.c.dataset_id == bindparam("b_dataset"),
+                keys_t.c.storage_id == bindparam("b_storage"),
+                keys_t.c.key == bindparam("b_key"),
             )
+            .values(state=state)
+        )
+        rows = [{"b_dataset": dataset_id, "b_storage": storage_id, "b_key": k} for k in keys]
+        session.connection().execute(stmt, rows)
 
     # -- what a diff does to items --
     def set_source_status(
