@@ -20,7 +20,7 @@ from tests.helpers import jpeg_bytes
 from tests.syncs.conftest import SYNCS
 from tests.worker.test_faults import wait_for
 
-FILES = 600
+FILES = 3000
 
 
 @pytest.fixture
