@@ -75,7 +75,7 @@ def _texts(values: Iterable[Any], name: str) -> list[str]:
     return out
 
 
-def _normalize_path(path: str) -> str:
+def normalize_path(path: str) -> str:
     parts = [p for p in path.split("/") if p]
     return "/" + "/".join(parts)
 
@@ -85,7 +85,7 @@ def _build(raw: Mapping[str, list[Any]]) -> ItemFilters:
         dataset_ids=_ints(raw.get("dataset_ids", []), "dataset_ids"),
         item_ids=_uuids(raw.get("item_ids", []), "item_ids"),
         item_names=_texts(raw.get("item_names", []), "item_names"),
-        item_paths=[_normalize_path(p) for p in _texts(raw.get("item_paths", []), "item_paths")],
+        item_paths=[normalize_path(p) for p in _texts(raw.get("item_paths", []), "item_paths")],
         statuses=_texts(raw.get("statuses", []), "statuses"),
         slot_types=_texts(raw.get("slot_types", []), "slot_types"),
         source_statuses=_source_statuses(raw.get("source_statuses", [])),
