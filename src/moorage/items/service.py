@@ -10,13 +10,15 @@ from sqlalchemy.orm import Session
 from moorage.datasets.repository import dataset_repository
 from moorage.errors import BadRequest, Conflict, NotFound
 from moorage.items.bulk import LayoutBody, PathBody, PriorityBody, TagBody
+from moorage.items.deletion import cleanup_targets
 from moorage.items.filters import ItemFilters, Page, normalize_path
 from moorage.items.repository import bulk_repository, item_repository, sort_value
 from moorage.items.serialize import item_json
 from moorage.kit.cursor import decode_cursor, encode_cursor
 from moorage.kit.text import unsafe_text
 from moorage.models import Team
-from moorage.worker.dispatch import send_after_commit
+from moorage.worker.cleanup import add_cleanup
+from moorage.worker.dispatch import send_after_commit, send_cleanup_after_commit
 from moorage.worker.repository import job_repository
 
 
@@ -127,7 +129,12 @@ class ItemService:
         return {"queued": len(job_ids)}
 
     def delete(self, session: Session, team: Team, *, filters: ItemFilters) -> dict[str, Any]:
+        """Delete the rows; what moorage wrote in the storages goes in a cleanup job, sent
+        once this transaction commits (never an original: worker/cleanup_plan.py)."""
+        cleanup_id = add_cleanup(session, team.id, cleanup_targets(session, team, filters))
         item_repository.delete(session, team, filters)
+        if cleanup_id is not None:
+            send_cleanup_after_commit(session, cleanup_id)
         return {}
 
 
