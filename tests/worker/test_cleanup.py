@@ -295,3 +295,53 @@ class TestS3:
         assert "photos/a.jpg" in left and "photos/b.jpg" in left
         assert not [k for k in left if k.startswith(f"moorage/{a['id']}/")]
         assert [k for k in left if k.startswith(f"moorage/{b['id']}/files/")]
+
+
+class TestNothingLost:
+    def test_a_cleanup_committed_while_no_worker_ran_is_done_by_the_next_one(
+        self, api: TestClient, ctx: AppContext, dataset, media: Path
+    ) -> None:
+        _storage(api, "media")
+        (item,) = _register(api, "media", [{"name": "a.jpg", "storage_key": "cars/a.jpg"}])
+        assert _run_jobs(ctx) == ["done"]
+        _delete(api, {"item_ids": [item["id"]]})  # no dispatcher: the message never left
+        assert [c.status for c in _cleanups(ctx)] == ["queued"]
+        runtime = Runtime(ctx, broker_url=None, threads=1)
+        runtime.install()
+        runtime.start_workers(reconcile_every=3600)  # starts with a reconcile round
+        try:
+            assert wait_for(lambda: [c.status for c in _cleanups(ctx)] == ["done"])
+        finally:
+            runtime.stop()
+        assert not [k for k in _tree(media) if k.startswith(f"moorage/{item['id']}")]
+        assert (media / "cars/a.jpg").exists()
+
+    def test_a_run_that_died_is_taken_back_and_done_again(
+        self, api: TestClient, ctx: AppContext, dataset, media: Path
+    ) -> None:
+        from datetime import timedelta
+
+        from sqlalchemy import update
+
+        from moorage.models.base import utcnow
+        from moorage.worker.cleanup import reconcile_cleanups
+
+        _storage(api, "media")
+        (item,) = _register(api, "media", [{"name": "a.jpg", "storage_key": "cars/a.jpg"}])
+        assert _run_jobs(ctx) == ["done"]
+        _delete(api, {"item_ids": [item["id"]]})
+        (row,) = _cleanups(ctx)
+        long_ago = utcnow() - timedelta(hours=1)
+        with ctx.db.session() as session:  # a worker claimed it, then was killed
+            session.execute(
+                update(Cleanup)
+                .where(Cleanup.id == row.id)
+                .values(status="running", attempts=1, updated_at=long_ago)
+            )
+        sent: list[tuple[uuid.UUID, int]] = []
+        assert reconcile_cleanups(ctx, sent.extend, all_queued=True) == 1
+        assert sent == [(row.id, 1)]
+        assert reconcile_cleanups(ctx, sent.extend, all_queued=False) == 0  # sent once
+        assert run_cleanup(ctx, row.id, attempt=0) == "skipped"  # a stale message
+        assert run_cleanup(ctx, row.id, attempt=1) == "done"
+        assert not [k for k in _tree(media) if k.startswith(f"moorage/{item['id']}")]
