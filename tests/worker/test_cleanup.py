@@ -345,3 +345,23 @@ class TestNothingLost:
         assert run_cleanup(ctx, row.id, attempt=0) == "skipped"  # a stale message
         assert run_cleanup(ctx, row.id, attempt=1) == "done"
         assert not [k for k in _tree(media) if k.startswith(f"moorage/{item['id']}")]
+
+
+class TestManyFiles:
+    def test_a_folder_of_many_pages_is_deleted_whole(
+        self, api: TestClient, ctx: AppContext, dataset, media: Path
+    ) -> None:
+        """Past one listing page (1,000 keys): the walk resumes after the keys it deleted."""
+        _storage(api, "media")
+        (item,) = _register(api, "media", [{"name": "a.jpg", "storage_key": "cars/a.jpg"}])
+        assert _run_jobs(ctx) == ["done"]
+        slot = api.get(f"{ITEMS}/{item['id']}").json()["slots"][0]
+        sections = media / "moorage" / item["id"] / "files" / slot["id"] / "sections" / "high"
+        sections.mkdir(parents=True)
+        for i in range(2_345):  # what a long video writes
+            (sections / f"{i:09d}.jpg").write_bytes(b"x")
+        _delete(api, {"item_ids": [item["id"]]})
+        assert _run_cleanups(ctx) == ["done"]
+        (row,) = _cleanups(ctx)
+        assert row.deleted >= 2_346
+        assert not [k for k in _tree(media) if k.startswith(f"moorage/{item['id']}")]

@@ -4,7 +4,8 @@ The ``cleanups`` row is written in the transaction that deletes the items and se
 after it commits (``dispatch.send_cleanup_after_commit``). Deleting is idempotent, so a run
 needs no lease: a run that died is taken back by the reconciler and simply done again. A storage
 outage puts the row back to ``queued`` and the message is sent again later (``Transient``); a
-storage the team deleted meanwhile has nothing left to delete.
+storage the team deleted meanwhile has nothing left to delete. Each page of a folder deleted
+touches the row, so the reconciler takes back only a run that stopped.
 """
 
 from __future__ import annotations
@@ -83,9 +84,14 @@ def run_cleanup(ctx: AppContext, cleanup_id: uuid.UUID, *, attempt: int | None =
         assert row is not None
         team_id, targets = row.team_id, [Target.from_json(t) for t in row.targets]
     deleted = 0
+
+    def beat() -> None:  # a page deleted: the run is alive (the reconciler leaves it alone)
+        with ctx.db.session() as session:
+            _set(session, cleanup_id, token)
+
     try:
         for target in targets:
-            deleted += _clean(ctx, team_id, target)
+            deleted += _clean(ctx, team_id, target, beat)
     except StorageError as exc:
         error = {"reason": exc.reason, "message": exc.message}
         with ctx.db.session() as session:
@@ -102,7 +108,7 @@ def run_cleanup(ctx: AppContext, cleanup_id: uuid.UUID, *, attempt: int | None =
     return "done"
 
 
-def _clean(ctx: AppContext, team_id: int, target: Target) -> int:
+def _clean(ctx: AppContext, team_id: int, target: Target, beat: Callable[[], None]) -> int:
     with ctx.db.session() as session:
         storage = session.scalars(
             select(StorageConfig).where(
@@ -115,7 +121,7 @@ def _clean(ctx: AppContext, team_id: int, target: Target) -> int:
     keep = set(target.keep)
     deleted = 0
     for folder in target.folders:
-        deleted += _clean_folder(adapter, folder, keep)
+        deleted += _clean_folder(adapter, folder, keep, beat)
     for key in target.keys:
         if key not in keep:
             adapter.delete(key)
@@ -123,7 +129,9 @@ def _clean(ctx: AppContext, team_id: int, target: Target) -> int:
     return deleted
 
 
-def _clean_folder(adapter: StorageAdapter, folder: str, keep: set[str]) -> int:
+def _clean_folder(
+    adapter: StorageAdapter, folder: str, keep: set[str], beat: Callable[[], None]
+) -> int:
     deleted, cursor = 0, None
     while True:
         page = adapter.list_page(folder, cursor=cursor)
@@ -133,6 +141,7 @@ def _clean_folder(adapter: StorageAdapter, folder: str, keep: set[str]) -> int:
                 deleted += 1
         if page.next_cursor is None:
             return deleted
+        beat()
         cursor = page.next_cursor
 
 
