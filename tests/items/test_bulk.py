@@ -74,6 +74,8 @@ class TestHostileInput:
             ("dataset_ids=x", "dataset_ids"),
             ("item_ids[]=nope", "item_ids[]"),
             ("colour=red", "colour"),
+            ("statuses=75611", "statuses"),
+            ("statuses[]=annotated", "statuses"),
             ("page[size]=1&page[size]=2", "page[size]"),
         ],
     )
