@@ -6,6 +6,14 @@ from fastapi import Body, Depends, Path, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
 from moorage.deps import BaseUrlDep, CtxDep, PathMediaTeamDep, PathTeamDep, SessionDep
+from moorage.items.bulk import (
+    LayoutBody,
+    PathBody,
+    PriorityBody,
+    TagBody,
+    Unsupported,
+    parse_body,
+)
 from moorage.items.files import Delivery, LocalFile, Redirect, Stream, deliver, resolve_file
 from moorage.items.filters import (
     ItemQuery,
@@ -13,7 +21,7 @@ from moorage.items.filters import (
     filters_from_query,
     refuse_repeated,
 )
-from moorage.items.service import item_service
+from moorage.items.service import bulk_service, item_service
 from moorage.kit.responses import FastJSONResponse
 from moorage.kit.routing import api_router
 
@@ -64,6 +72,68 @@ def reprocess_items(
 @router.delete(PREFIX)
 def delete_items(session: SessionDep, team: PathTeamDep, body: Any = Body(...)) -> dict[str, Any]:
     return item_service.delete(session, team, filters=filters_from_body(body))
+
+
+@router.get(PREFIX + "/list_ids")
+def list_item_ids(session: SessionDep, team: PathTeamDep, query: ItemQueryDep) -> dict[str, Any]:
+    """Every matching item's id, in registration order (``darwin.future`` ``get_item_ids``)."""
+    filters, _ = filters_from_query(query)
+    return bulk_service.ids(session, team, filters=filters)
+
+
+@router.get(PREFIX + "/ids")
+def list_stage_item_ids(team: PathTeamDep) -> dict[str, Any]:
+    raise Unsupported("workflow_stage_ids")
+
+
+@router.post(PREFIX + "/slots/tags")
+def tag_items(session: SessionDep, team: PathTeamDep, body: Any = Body(...)) -> dict[str, Any]:
+    """Tag every matching item (``annotation_class_id``, or ``tag`` by name)."""
+    parsed, filters = parse_body(TagBody, body), filters_from_body(body)
+    bulk_service.tag(session, team, filters, parsed)
+    return {}
+
+
+@router.delete(PREFIX + "/slots/tags")
+def untag_items(session: SessionDep, team: PathTeamDep, body: Any = Body(...)) -> dict[str, Any]:
+    parsed, filters = parse_body(TagBody, body), filters_from_body(body)
+    bulk_service.untag(session, team, filters, parsed)
+    return {}
+
+
+@router.post(PREFIX + "/path")
+def move_items(session: SessionDep, team: PathTeamDep, body: Any = Body(...)) -> dict[str, Any]:
+    """Move every matching item to the folder ``path`` (409 when a name would be twice)."""
+    parsed, filters = parse_body(PathBody, body), filters_from_body(body)
+    bulk_service.move(session, team, filters, parsed)
+    return {}
+
+
+@router.post(PREFIX + "/layout")
+def set_layout(session: SessionDep, team: PathTeamDep, body: Any = Body(...)) -> dict[str, Any]:
+    parsed, filters = parse_body(LayoutBody, body), filters_from_body(body)
+    bulk_service.layout(session, team, filters, parsed)
+    return {}
+
+
+@router.post(PREFIX + "/priority")
+def set_priority(session: SessionDep, team: PathTeamDep, body: Any = Body(...)) -> dict[str, Any]:
+    parsed, filters = parse_body(PriorityBody, body), filters_from_body(body)
+    bulk_service.priority(session, team, filters, parsed)
+    return {}
+
+
+@router.post(PREFIX + "/assign")
+def assign_items(team: PathTeamDep, body: Any = Body(...)) -> dict[str, Any]:
+    """moorage has no users nor workflows: a 422 naming ``assignee_id``."""
+    filters_from_body(body)
+    raise Unsupported("assignee_id")
+
+
+@router.post(PREFIX + "/stage")
+def set_stage(team: PathTeamDep, body: Any = Body(...)) -> dict[str, Any]:
+    filters_from_body(body)
+    raise Unsupported("stage_id")
 
 
 @router.get(PREFIX + "/{item_id}", response_class=FastJSONResponse)

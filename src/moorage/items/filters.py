@@ -23,6 +23,11 @@ _LIST_FIELDS = (
     "slot_types",
     "source_statuses",
 )
+#: what ``statuses`` may hold: V7's item statuses (an unknown one would silently match nothing)
+STATUSES = (
+    "new", "annotate", "review", "complete",
+    "processing", "error", "cancelled", "uploading", "archived",
+)  # fmt: skip
 #: what ``source_statuses`` may hold: ``missing`` (a sync found the file gone) or ``present``
 SOURCE_STATUSES = ("missing", "present")
 
@@ -75,7 +80,7 @@ def _texts(values: Iterable[Any], name: str) -> list[str]:
     return out
 
 
-def _normalize_path(path: str) -> str:
+def normalize_path(path: str) -> str:
     parts = [p for p in path.split("/") if p]
     return "/" + "/".join(parts)
 
@@ -85,21 +90,18 @@ def _build(raw: Mapping[str, list[Any]]) -> ItemFilters:
         dataset_ids=_ints(raw.get("dataset_ids", []), "dataset_ids"),
         item_ids=_uuids(raw.get("item_ids", []), "item_ids"),
         item_names=_texts(raw.get("item_names", []), "item_names"),
-        item_paths=[_normalize_path(p) for p in _texts(raw.get("item_paths", []), "item_paths")],
-        statuses=_texts(raw.get("statuses", []), "statuses"),
+        item_paths=[normalize_path(p) for p in _texts(raw.get("item_paths", []), "item_paths")],
+        statuses=_one_of(raw.get("statuses", []), "statuses", STATUSES),
         slot_types=_texts(raw.get("slot_types", []), "slot_types"),
-        source_statuses=_source_statuses(raw.get("source_statuses", [])),
+        source_statuses=_one_of(raw.get("source_statuses", []), "source_statuses", SOURCE_STATUSES),
     )
 
 
-def _source_statuses(values: Iterable[Any]) -> list[str]:
+def _one_of(values: Iterable[Any], name: str, allowed: tuple[str, ...]) -> list[str]:
     out = [str(v) for v in values]
     for value in out:
-        if value not in SOURCE_STATUSES:
-            raise BadRequest(
-                f"source_statuses holds {value[:40]!r}; use {' or '.join(SOURCE_STATUSES)}.",
-                field="source_statuses",
-            )
+        if value not in allowed:
+            raise BadRequest(f"{name} holds {value[:40]!r}; use {', '.join(allowed)}.", field=name)
     return out
 
 

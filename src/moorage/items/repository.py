@@ -15,13 +15,16 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    literal,
+    null,
     or_,
     select,
     tuple_,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from moorage.items.filters import ItemFilters, Page
 from moorage.models import Dataset, Folder, Item, ItemTag, Job, Section, Slot, Team
@@ -252,3 +255,92 @@ class ItemRepository:
 
 
 item_repository = ItemRepository()
+
+
+class BulkRepository:
+    """The bulk operations darwin-py sends, on the items ``conditions`` match (team-scoped)."""
+
+    def ids(self, session: Session, team: Team, filters: ItemFilters) -> list[uuid.UUID]:
+        stmt = select(items_t.c.id).where(*item_repository.conditions(session, team, filters))
+        return list(session.scalars(stmt.order_by(items_t.c.seq)))
+
+    def set_values(self, session: Session, team: Team, filters: ItemFilters, **values: Any) -> int:
+        result = session.execute(
+            update(items_t)
+            .where(*item_repository.conditions(session, team, filters))
+            .values(**values, updated_at=utcnow())
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def tag(self, session: Session, team: Team, filters: ItemFilters, name: str) -> None:
+        tags_t = cast(Table, ItemTag.__table__)
+        ids = item_repository.matching_ids(session, team, filters)
+        source = select(items_t.c.id, literal(name), null()).where(items_t.c.id.in_(ids))
+        insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
+        stmt = (
+            insert(tags_t)
+            .from_select(["item_id", "name", "value"], source)
+            .on_conflict_do_nothing(index_elements=["item_id", "name"])
+        )
+        session.execute(stmt)
+        self._touch(session, ids)
+
+    def untag(self, session: Session, team: Team, filters: ItemFilters, name: str) -> None:
+        tags_t = cast(Table, ItemTag.__table__)
+        ids = item_repository.matching_ids(session, team, filters)
+        session.execute(delete(tags_t).where(tags_t.c.item_id.in_(ids), tags_t.c.name == name))
+        self._touch(session, ids)
+
+    @staticmethod
+    def _touch(session: Session, ids: Any) -> None:
+        session.execute(update(items_t).where(items_t.c.id.in_(ids)).values(updated_at=utcnow()))
+
+    def clashes(self, session: Session, team: Team, filters: ItemFilters, path: str) -> list[str]:
+        """Names that would be twice in ``path`` of one dataset once the items move there."""
+        conds = item_repository.conditions(session, team, filters)
+        moving = session.execute(
+            select(items_t.c.id, items_t.c.dataset_id, items_t.c.name).where(*conds)
+        ).all()
+        seen: set[tuple[int, str]] = set()
+        twice = []
+        for _id, dataset_id, name in moving:
+            if (dataset_id, name) in seen:
+                twice.append(name)
+            seen.add((dataset_id, name))
+        ids = item_repository.matching_ids(session, team, filters)
+        other = aliased(Item)
+        staying = session.execute(
+            select(other.name)
+            .where(
+                tuple_(other.dataset_id, other.name).in_(
+                    select(items_t.c.dataset_id, items_t.c.name).where(*conds)
+                ),
+                other.path == path,
+                other.id.not_in(ids),
+            )
+            .limit(10)
+        ).scalars()
+        return sorted({*twice, *staying})[:10]
+
+    def move(self, session: Session, team: Team, filters: ItemFilters, path: str) -> None:
+        conds = item_repository.conditions(session, team, filters)
+        datasets = session.scalars(select(items_t.c.dataset_id).where(*conds).distinct()).all()
+        self.set_values(session, team, filters, path=path)
+        parts = [p for p in path.split("/") if p]
+        folders = ["/"] + ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
+        rows = [{"dataset_id": d, "path": p} for d in datasets for p in folders]
+        if rows:
+            insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
+            session.execute(
+                insert(Folder.__table__).on_conflict_do_nothing(  # type: ignore[arg-type]
+                    index_elements=["dataset_id", "path"]
+                ),
+                rows,
+            )
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+bulk_repository = BulkRepository()

@@ -125,7 +125,7 @@ def item_json(
         "archived": item["archived"],
         "dataset_id": item["dataset_id"],
         "priority": item["priority"],
-        "layout": item["layout"],
+        "layout": item["layout"] or None,  # darwin-py validates a layout it is given
         "slot_types": list(dict.fromkeys(s["type"] for s in slots)),
         "tags": list(tags),
         "tag_values": {k: v for k, v in tags.items() if v is not None},

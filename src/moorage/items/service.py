@@ -8,14 +8,17 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
 
 from moorage.datasets.repository import dataset_repository
-from moorage.errors import BadRequest, NotFound
-from moorage.items.filters import ItemFilters, Page
-from moorage.items.repository import item_repository, sort_value
+from moorage.errors import BadRequest, Conflict, NotFound
+from moorage.items.bulk import LayoutBody, PathBody, PriorityBody, TagBody
+from moorage.items.deletion import cleanup_targets
+from moorage.items.filters import ItemFilters, Page, normalize_path
+from moorage.items.repository import bulk_repository, item_repository, sort_value
 from moorage.items.serialize import item_json
 from moorage.kit.cursor import decode_cursor, encode_cursor
 from moorage.kit.text import unsafe_text
 from moorage.models import Team
-from moorage.worker.dispatch import send_after_commit
+from moorage.worker.cleanup import add_cleanup
+from moorage.worker.dispatch import send_after_commit, send_cleanup_after_commit
 from moorage.worker.repository import job_repository
 
 
@@ -126,8 +129,65 @@ class ItemService:
         return {"queued": len(job_ids)}
 
     def delete(self, session: Session, team: Team, *, filters: ItemFilters) -> dict[str, Any]:
+        """Delete the rows; what moorage wrote in the storages goes in a cleanup job, sent
+        once this transaction commits (never an original: worker/cleanup_plan.py)."""
+        cleanup_id = add_cleanup(session, team.id, cleanup_targets(session, team, filters))
         item_repository.delete(session, team, filters)
+        if cleanup_id is not None:
+            send_cleanup_after_commit(session, cleanup_id)
         return {}
 
 
+def _owned(session: Session, team: Team, filters: ItemFilters) -> None:
+    """A 404 for a dataset id that is not one of the team's (another team's is not found)."""
+    if not filters.dataset_ids:
+        return
+    owned = set(dataset_repository.ids_of_team(session, team, filters.dataset_ids))
+    missing = [d for d in filters.dataset_ids if d not in owned]
+    if missing:
+        raise NotFound(f"Dataset {missing[0]} does not exist.", field="filters.dataset_ids")
+
+
+class BulkService:
+    """Tags, folder moves, layout and priority of the items a filter matches (as archive)."""
+
+    def tag(self, session: Session, team: Team, filters: ItemFilters, body: TagBody) -> None:
+        _owned(session, team, filters)
+        bulk_repository.tag(session, team, filters, body.name)
+
+    def untag(self, session: Session, team: Team, filters: ItemFilters, body: TagBody) -> None:
+        _owned(session, team, filters)
+        bulk_repository.untag(session, team, filters, body.name)
+
+    def move(self, session: Session, team: Team, filters: ItemFilters, body: PathBody) -> None:
+        _owned(session, team, filters)
+        path = normalize_path(body.path)
+        if any(p in (".", "..") for p in path.split("/")):
+            raise BadRequest("path must not hold . or .. folders.", field="path")
+        clashes = bulk_repository.clashes(session, team, filters, path)
+        if clashes:
+            raise Conflict(
+                f"{path} would hold two items named {clashes[0]!r}; nothing was moved.",
+                field="path",
+                names=clashes,
+            )
+        bulk_repository.move(session, team, filters, path)
+
+    def layout(self, session: Session, team: Team, filters: ItemFilters, body: LayoutBody) -> None:
+        _owned(session, team, filters)
+        layout = body.layout.model_dump(exclude_none=True)
+        bulk_repository.set_values(session, team, filters, layout=layout)
+
+    def priority(
+        self, session: Session, team: Team, filters: ItemFilters, body: PriorityBody
+    ) -> None:
+        _owned(session, team, filters)
+        bulk_repository.set_values(session, team, filters, priority=body.priority)
+
+    def ids(self, session: Session, team: Team, filters: ItemFilters) -> dict[str, list[str]]:
+        _owned(session, team, filters)
+        return {"item_ids": [str(i) for i in bulk_repository.ids(session, team, filters)]}
+
+
 item_service = ItemService()
+bulk_service = BulkService()

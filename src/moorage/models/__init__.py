@@ -1,6 +1,7 @@
 """Every ORM model; importing this package registers them all on ``Base.metadata``."""
 
 from moorage.models.base import Base
+from moorage.models.cleanup import Cleanup
 from moorage.models.dataset import Dataset, Folder
 from moorage.models.item import Item, ItemTag, Section, Slot
 from moorage.models.job import Job
@@ -12,6 +13,7 @@ from moorage.models.web import WebSession
 __all__ = [
     "ApiKey",
     "Base",
+    "Cleanup",
     "Dataset",
     "Folder",
     "Item",

@@ -16,7 +16,8 @@ from dramatiq.brokers.stub import StubBroker
 from sqlalchemy.exc import OperationalError
 
 from moorage.context import AppContext
-from moorage.worker.dispatch import set_dispatcher, set_sync_dispatcher
+from moorage.worker.cleanup import Transient, reconcile_cleanups, run_cleanup
+from moorage.worker.dispatch import set_cleanup_dispatcher, set_dispatcher, set_sync_dispatcher
 from moorage.worker.leases import Leases, heartbeat_every, reconcile_interval
 from moorage.worker.reconciler import Reconciler
 from moorage.worker.repository import job_repository
@@ -76,6 +77,14 @@ class Runtime:
             priority=0,
             options={"max_retries": 0, "time_limit": 24 * 3_600_000},
         )
+        self.cleanup_actor: dramatiq.Actor[[str, int | None], None] = dramatiq.Actor(
+            self._run_cleanup,
+            broker=self.broker,
+            actor_name="delete_derivatives",
+            queue_name=QUEUE,
+            priority=0,
+            options={"max_retries": 0, "time_limit": 6 * 3_600_000},
+        )
         self.leases = Leases(ctx, every=heartbeat_every(ctx.settings))
         self.reconciler = Reconciler(ctx, self.broker, QUEUE, self._send_for)
         self.worker: dramatiq.Worker | None = None
@@ -107,6 +116,26 @@ class Runtime:
             return
         log.debug("sync.outcome", sync=sync_id, outcome=outcome)
 
+    def _run_cleanup(self, cleanup_id: str, attempt: int | None = None) -> None:
+        try:
+            outcome = run_cleanup(self.ctx, uuid.UUID(cleanup_id), attempt=attempt)
+        except Transient as exc:  # the storage is away: again later, with the backoff of jobs
+            delay = retry_delay_ms(exc.attempt)
+            self.cleanup_actor.send_with_options(args=(cleanup_id, exc.attempt), delay=delay)
+            return
+        except OperationalError as exc:  # the database is away: the reconciler re-sends later
+            log.warning("cleanup.database_unavailable", cleanup=cleanup_id, error=str(exc))
+            return
+        log.debug("cleanup.outcome", cleanup=cleanup_id, outcome=outcome)
+
+    def send_cleanups(self, cleanup_ids: list[uuid.UUID]) -> None:
+        for cleanup_id in cleanup_ids:
+            self.cleanup_actor.send(str(cleanup_id), None)
+
+    def _send_cleanups_for(self, cleanups: list[tuple[uuid.UUID, int]]) -> None:
+        for cleanup_id, attempt in cleanups:
+            self.cleanup_actor.send(str(cleanup_id), attempt)
+
     def _next_sync(self, sync_id: uuid.UUID, attempt: int, delay_ms: int) -> None:
         self.sync_actor.send_with_options(args=(str(sync_id), attempt), delay=delay_ms or None)
 
@@ -132,6 +161,7 @@ class Runtime:
         """Jobs committed from now on in this process are sent through this runtime."""
         set_dispatcher(self.send)
         set_sync_dispatcher(self.send_syncs)
+        set_cleanup_dispatcher(self.send_cleanups)
 
     def start_workers(self, *, reconcile_every: float | None = None) -> None:
         every = reconcile_every or reconcile_interval(self.ctx.settings)
@@ -149,6 +179,7 @@ class Runtime:
         from moorage.syncs.tasks import reconcile_syncs
 
         jobs = self.reconciler.run(all_queued=all_queued, limit=limit)
+        jobs += reconcile_cleanups(self.ctx, self._send_cleanups_for, all_queued=all_queued)
         return jobs + reconcile_syncs(self.ctx, self._send_syncs_for, all_queued=all_queued)
 
     def _reconcile_loop(self, every: float) -> None:
@@ -173,6 +204,7 @@ class Runtime:
         self._stop.set()
         set_dispatcher(None)
         set_sync_dispatcher(None)
+        set_cleanup_dispatcher(None)
         if self.worker is not None:
             self.worker.stop(timeout=max(1, int(grace * 1000)))
         handed = self._hand_back()
