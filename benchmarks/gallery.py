@@ -151,17 +151,8 @@ def sign_in(url: str, key: str) -> httpx.Client:
     return client
 
 
-def median_ms(fn: Callable[[], Any], runs: int) -> float:
-    fn()  # warm
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
-
-
-def server_figures(client: httpx.Client, slug: str, runs: int) -> dict[str, float]:
+def _requests(client: httpx.Client, slug: str) -> dict[str, Callable[[], None]]:
+    """The server's part of the page: the page, its next grid page, its folder counts."""
     first = client.get(f"/datasets/{slug}")
     assert first.status_code == 200 and first.text.count('class="card') == 60, first.text[:300]
     href = first.text.split('data-fragment="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
@@ -176,9 +167,28 @@ def server_figures(client: httpx.Client, slug: str, runs: int) -> dict[str, floa
         assert client.get(f"/datasets/{slug}?fragment=folders").status_code == 200
 
     return {
-        "render": median_ms(page, runs),
-        "next page (server)": median_ms(fragment, runs),
-        "folder counts (after the page)": median_ms(counts, runs),
+        "render": page,
+        "next page (server)": fragment,
+        "folder counts (after the page)": counts,
+    }
+
+
+def server_figures(
+    client: httpx.Client, slugs: list[str], runs: int
+) -> dict[str, dict[str, float]]:
+    """Medians of ``runs``, the datasets alternated in every run (after one warm-up each)."""
+    calls = {slug: _requests(client, slug) for slug in slugs}
+    times: dict[str, dict[str, list[float]]] = {s: {n: [] for n in calls[s]} for s in slugs}
+    for run in range(runs + 1):
+        for slug in slugs:
+            for name, fn in calls[slug].items():
+                start = time.perf_counter()
+                fn()
+                if run:
+                    times[slug][name].append(time.perf_counter() - start)
+    return {
+        slug: {name: statistics.median(t) * 1000 for name, t in by_name.items()}
+        for slug, by_name in times.items()
     }
 
 
@@ -220,12 +230,9 @@ def run(engine: str, items: int, runs: int, browser: Browser) -> None:
         load(url, data_dir, key, db_url, sizes)
         client = sign_in(url, key)
         cookies = [{"name": c.name, "value": c.value or "", "url": url} for c in client.cookies.jar]
-        rows: dict[str, dict[str, float]] = {}
+        rows = server_figures(client, list(sizes), runs)
         for slug in sizes:
-            rows[slug] = {
-                **server_figures(client, slug, runs),
-                **browser_figures(browser, url, cookies, slug),
-            }
+            rows[slug].update(browser_figures(browser, url, cookies, slug))
         client.close()
     labels = {
         "render": f"server render of the page (median of {runs})",

@@ -50,6 +50,12 @@ def bulk_load(
         with db.engine.connect() as conn:  # what autovacuum (or optimize) does after a load
             conn.exec_driver_sql("ANALYZE")
             conn.commit()
+        if db.dialect == "sqlite":  # and SQLite's checkpoint, done by now on a live server
+            raw = db.engine.raw_connection()  # outside a transaction (the engine begins one)
+            try:
+                raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")  # type: ignore[union-attr]
+            finally:
+                raw.close()
     finally:
         db.dispose()
 

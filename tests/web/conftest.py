@@ -154,10 +154,11 @@ def serious_violations(page: Page) -> list[str]:
     ]
 
 
-def session_client(url: str, key: str) -> httpx.Client:
+@contextmanager
+def session_client(url: str, key: str) -> Iterator[httpx.Client]:
     """An HTTP client signed in through the sign-in form, as a browser would be."""
-    client = httpx.Client(base_url=url, timeout=60)
-    csrf = client.get("/sign-in").cookies["moorage_signin_csrf"]
-    r = client.post("/sign-in", data={"api_key": key, "csrf_token": csrf})
-    assert r.status_code == 303, r.text
-    return client
+    with httpx.Client(base_url=url, timeout=60) as client:
+        csrf = client.get("/sign-in").cookies["moorage_signin_csrf"]
+        r = client.post("/sign-in", data={"api_key": key, "csrf_token": csrf})
+        assert r.status_code == 303, r.text
+        yield client

@@ -85,9 +85,9 @@ def test_check_a_storage_then_sync_a_prefix_with_live_progress(
     _shot(page, site, "storages-checked")
 
     page.get_by_label("Storage", exact=True).select_option("media")
-    page.get_by_label("Prefix").fill("inbox/")
-    page.get_by_label("Only keys matching").fill("**.jpg")
-    page.get_by_label("Into dataset").select_option(label="Photos")
+    page.get_by_label("Prefix", exact=True).fill("inbox/")
+    page.get_by_label("Only keys matching", exact=True).fill("**.jpg")
+    page.get_by_label("Into dataset", exact=True).select_option(label="Photos")
     page.get_by_role("button", name="Start the sync").click()
     expect(page).to_have_title("Sync of media/inbox/ · moorage")
     # the page polls the sync's progress: no reload here
@@ -158,7 +158,7 @@ def test_storages_and_sign_in_pages_have_no_serious_accessibility_violations(
     page.get_by_role("button", name="Check the connection of media").click()
     expect(page.locator(".check")).to_be_visible()
     found["storages, checked"] = serious_violations(page)
-    page.get_by_label("Prefix").fill("inbox/day1/")
+    page.get_by_label("Prefix", exact=True).fill("inbox/day1/")
     page.get_by_role("button", name="Start the sync").click()
     expect(page.locator("#sync-progress .state")).to_have_text("complete", timeout=60_000)
     found["sync"] = serious_violations(page)

@@ -26,14 +26,9 @@ router.include_router(storage_router)
 PRE_CSRF = "moorage_signin_csrf"
 
 
-_service = guard.sessions
-_signed_in = guard.signed_in
-_as_signed_in = guard.as_signed_in
-
-
 @router.get("/")
 def home(request: Request, session: SessionDep, ctx: CtxDep) -> Response:
-    me = _signed_in(request, session, ctx)
+    me = guard.signed_in(request, session, ctx)
     return RedirectResponse("/datasets" if me else "/sign-in", status_code=303)
 
 
@@ -66,7 +61,7 @@ def sign_in(
         )
     try:
         _, key = team_service.authenticate_key(session, f"ApiKey {api_key.strip()}")
-        cookie = _service(ctx).sign_in(session, key)
+        cookie = guard.sessions(ctx).sign_in(session, key)
     except MoorageError:
         token = views.new_token()
         page = render(
@@ -102,17 +97,17 @@ def sign_out(
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     def out(me: SignedIn) -> Response:
-        _service(ctx).sign_out(session, me)
+        guard.sessions(ctx).sign_out(session, me)
         response = RedirectResponse("/sign-in", status_code=303)
         response.delete_cookie(COOKIE, path="/")
         return response
 
-    return _as_signed_in(request, session, ctx, out, csrf_token=csrf_token)
+    return guard.as_signed_in(request, session, ctx, out, csrf_token=csrf_token)
 
 
 @router.get("/datasets")
 def datasets_page(request: Request, session: SessionDep, ctx: CtxDep) -> Response:
-    return _as_signed_in(
+    return guard.as_signed_in(
         request,
         session,
         ctx,
@@ -140,7 +135,7 @@ def dataset_page(
         found = views.dataset_page(session, me.team, slug, query, base_url=url)
         return render(request, "dataset.html", me=me, **found)
 
-    return _as_signed_in(request, session, ctx, page)
+    return guard.as_signed_in(request, session, ctx, page)
 
 
 @router.get("/datasets/{slug}/items/{item_id}")
@@ -151,7 +146,7 @@ def item_page(
         found = views.item_page(session, me.team, slug, item_id, base_url=url)
         return render(request, "item.html", me=me, **found)
 
-    return _as_signed_in(request, session, ctx, page)
+    return guard.as_signed_in(request, session, ctx, page)
 
 
 @router.post("/datasets/{slug}/reprocess")
@@ -167,7 +162,7 @@ def reprocess(
         back = views.reprocess(session, me.team, slug, item_id or None)
         return RedirectResponse(back, status_code=303)
 
-    return _as_signed_in(request, session, ctx, queue, csrf_token=csrf_token)
+    return guard.as_signed_in(request, session, ctx, queue, csrf_token=csrf_token)
 
 
 def _https(request: Request) -> bool:

@@ -78,6 +78,11 @@ def _grid_filters(dataset_id: int, query: Mapping[str, str]) -> tuple[ItemFilter
     return filters, chosen
 
 
+def _keep(chosen: Mapping[str, str]) -> str:
+    """The chosen filters but the folder, as a query string the folder links carry on."""
+    return urlencode({k: v for k, v in chosen.items() if k != "folder"})
+
+
 def _dataset(session: Session, team: Team, slug: str) -> tuple[int, dict[str, Any]]:
     """The team's dataset as the pages show it: no per-type counts (a scan of its items)."""
     dataset = dataset_service.get_by_slug(session, team, slug)
@@ -116,6 +121,8 @@ def dataset_page(
     return {
         **found,
         "eager": 0 if query.get("after") else EAGER_THUMBNAILS,
+        "keep": _keep(found["chosen"]),
+        "counts_url": f"/datasets/{slug}?" + urlencode({**found["chosen"], "fragment": "folders"}),
         "folders": [{"path": p} for p in paths],
         "statuses": _FILTERS["status"],
         "types": TYPES,
@@ -129,7 +136,12 @@ def folder_counts(
     dataset_id, dataset = _dataset(session, team, slug)
     _, chosen = _grid_filters(dataset_id, query)
     folders = item_service.folders(session, team, filters=ItemFilters(dataset_ids=[dataset_id]))
-    return {"dataset": dataset, "folders": folders["folders"][:MAX_FOLDERS], "chosen": chosen}
+    return {
+        "dataset": dataset,
+        "folders": folders["folders"][:MAX_FOLDERS],
+        "chosen": chosen,
+        "keep": _keep(chosen),
+    }
 
 
 def item_page(
