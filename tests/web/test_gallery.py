@@ -143,7 +143,7 @@ def test_browse_view_fix_and_sign_out(browser: Browser, gallery: Gallery) -> Non
 
     page.get_by_role("link", name="Scans").click()
     expect(page.locator("#grid li.card")).to_have_count(7)
-    _loaded(page, "#grid li.card img")
+    _loaded(page, "#grid li.card img.thumb:not([data-src])")
     expect(page.locator(".status-error .placeholder")).to_have_count(1)
     _shot(page, gallery, "dataset")
 

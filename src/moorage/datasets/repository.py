@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from moorage.models import Dataset, Item, Team
+from moorage.models import Dataset, Folder, Item, Team
 
 
 class DatasetRepository:
@@ -45,6 +45,17 @@ class DatasetRepository:
         for dataset_id, primary_type, n in rows:
             out.setdefault(dataset_id, {})[primary_type] = n
         return out
+
+    def folder_paths(self, session: Session, dataset_id: int, *, limit: int) -> list[str]:
+        """The dataset's folders by path, without counting their items (a quick read)."""
+        return list(
+            session.scalars(
+                select(Folder.path)
+                .where(Folder.dataset_id == dataset_id)
+                .order_by(Folder.path)
+                .limit(limit)
+            )
+        )
 
     def processing_counts(
         self, session: Session, dataset_ids: Sequence[int]

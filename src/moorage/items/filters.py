@@ -41,9 +41,14 @@ class ItemFilters:
     statuses: list[str] = field(default_factory=list)
     slot_types: list[str] = field(default_factory=list)
     source_statuses: list[str] = field(default_factory=list)
+    #: the gallery's filters (not in the v2 query string): items holding any of these tags,
+    #: and items whose name contains this text (case-insensitive)
+    tags: list[str] = field(default_factory=list)
+    name_contains: str | None = None
 
     def is_empty(self) -> bool:
-        return not any(getattr(self, f) for f in _LIST_FIELDS)
+        fields = (*_LIST_FIELDS, "tags", "name_contains")
+        return not any(getattr(self, f) for f in fields)
 
 
 @dataclass

@@ -34,6 +34,7 @@ _PROCESSING_STATUSES = ("processing", "error", "cancelled", "uploading")
 
 items_t = cast(Table, Item.__table__)
 slots_t = cast(Table, Slot.__table__)
+tags_t = cast(Table, ItemTag.__table__)
 
 
 def _sort_column(field: str) -> ColumnElement[Any]:
@@ -88,6 +89,14 @@ class ItemRepository:
             )
         if filters.source_statuses:
             conds.append(self._source_status(filters.source_statuses))
+        if filters.tags:
+            conds.append(
+                exists().where(tags_t.c.item_id == items_t.c.id, tags_t.c.name.in_(filters.tags))
+            )
+        if filters.name_contains:
+            text = filters.name_contains
+            escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            conds.append(items_t.c.name.ilike(f"%{escaped}%", escape="\\"))
         return conds
 
     @staticmethod

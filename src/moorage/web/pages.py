@@ -7,43 +7,28 @@ same 404 page as one that does not exist. Every form carries the session's CSRF 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 
 from moorage.deps import BaseUrlDep, CtxDep, SessionDep
-from moorage.errors import MoorageError, NotFound
+from moorage.errors import MoorageError
 from moorage.kit.routing import api_router
 from moorage.teams.service import team_service
-from moorage.web import views
+from moorage.web import guard, views
 from moorage.web.rendering import render
-from moorage.websessions.service import COOKIE, LIFETIME, SignedIn, WebSessionService
+from moorage.web.storage_pages import router as storage_router
+from moorage.websessions.service import COOKIE, LIFETIME, SignedIn
 
 router = api_router(include_in_schema=False)
+router.include_router(storage_router)
 PRE_CSRF = "moorage_signin_csrf"
-
-
-def _service(ctx: CtxDep) -> WebSessionService:
-    return WebSessionService(ctx.secrets)
-
-
-def _signed_in(request: Request, session: SessionDep, ctx: CtxDep) -> SignedIn | None:
-    return _service(ctx).resolve(session, request.cookies.get(COOKIE))
-
-
-def _to_sign_in(request: Request) -> RedirectResponse:
-    return RedirectResponse(f"/sign-in?next={request.url.path}", status_code=303)
-
-
-def _not_found(request: Request, me: SignedIn, exc: MoorageError) -> HTMLResponse:
-    return render(request, "not_found.html", me=me, status_code=404, message=exc.message)
 
 
 @router.get("/")
 def home(request: Request, session: SessionDep, ctx: CtxDep) -> Response:
-    me = _signed_in(request, session, ctx)
+    me = guard.signed_in(request, session, ctx)
     return RedirectResponse("/datasets" if me else "/sign-in", status_code=303)
 
 
@@ -76,7 +61,7 @@ def sign_in(
         )
     try:
         _, key = team_service.authenticate_key(session, f"ApiKey {api_key.strip()}")
-        cookie = _service(ctx).sign_in(session, key)
+        cookie = guard.sessions(ctx).sign_in(session, key)
     except MoorageError:
         token = views.new_token()
         page = render(
@@ -104,27 +89,6 @@ def sign_in(
     return response
 
 
-def _as_signed_in(
-    request: Request,
-    session: SessionDep,
-    ctx: CtxDep,
-    build: Callable[[SignedIn], Response],
-    *,
-    csrf_token: str | None = None,
-) -> Response:
-    """Around a page's own work: the sign-in redirect, the CSRF refusal of a form (when
-    ``csrf_token`` is given) and the 404 page (another team's dataset or item included)."""
-    me = _signed_in(request, session, ctx)
-    if me is None:
-        return _to_sign_in(request)
-    if csrf_token is not None and not WebSessionService.csrf_ok(me, csrf_token):
-        return render(request, "forbidden.html", me=me, status_code=403)
-    try:
-        return build(me)
-    except NotFound as exc:
-        return _not_found(request, me, exc)
-
-
 @router.post("/sign-out")
 def sign_out(
     request: Request,
@@ -133,17 +97,17 @@ def sign_out(
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     def out(me: SignedIn) -> Response:
-        _service(ctx).sign_out(session, me)
+        guard.sessions(ctx).sign_out(session, me)
         response = RedirectResponse("/sign-in", status_code=303)
         response.delete_cookie(COOKIE, path="/")
         return response
 
-    return _as_signed_in(request, session, ctx, out, csrf_token=csrf_token)
+    return guard.as_signed_in(request, session, ctx, out, csrf_token=csrf_token)
 
 
 @router.get("/datasets")
 def datasets_page(request: Request, session: SessionDep, ctx: CtxDep) -> Response:
-    return _as_signed_in(
+    return guard.as_signed_in(
         request,
         session,
         ctx,
@@ -157,12 +121,21 @@ def datasets_page(request: Request, session: SessionDep, ctx: CtxDep) -> Respons
 def dataset_page(
     request: Request, session: SessionDep, ctx: CtxDep, url: BaseUrlDep, slug: str
 ) -> Response:
-    def page(me: SignedIn) -> Response:
-        found = views.dataset_page(session, me.team, slug, request.query_params, base_url=url)
-        fragment = request.query_params.get("fragment") == "1"
-        return render(request, "grid.html" if fragment else "dataset.html", me=me, **found)
+    """The page; ``fragment=1``: the grid's next page alone (the page appends it as the user
+    scrolls); ``fragment=folders``: the folder tree with its counts (fetched after the page)."""
 
-    return _as_signed_in(request, session, ctx, page)
+    def page(me: SignedIn) -> Response:
+        query, fragment = request.query_params, request.query_params.get("fragment")
+        if fragment == "folders":
+            found = views.folder_counts(session, me.team, slug, query)
+            return render(request, "folders.html", me=me, **found)
+        if fragment == "1":
+            found = views.grid_page(session, me.team, slug, query, base_url=url)
+            return render(request, "grid.html", me=me, **found)
+        found = views.dataset_page(session, me.team, slug, query, base_url=url)
+        return render(request, "dataset.html", me=me, **found)
+
+    return guard.as_signed_in(request, session, ctx, page)
 
 
 @router.get("/datasets/{slug}/items/{item_id}")
@@ -173,7 +146,7 @@ def item_page(
         found = views.item_page(session, me.team, slug, item_id, base_url=url)
         return render(request, "item.html", me=me, **found)
 
-    return _as_signed_in(request, session, ctx, page)
+    return guard.as_signed_in(request, session, ctx, page)
 
 
 @router.post("/datasets/{slug}/reprocess")
@@ -189,19 +162,7 @@ def reprocess(
         back = views.reprocess(session, me.team, slug, item_id or None)
         return RedirectResponse(back, status_code=303)
 
-    return _as_signed_in(request, session, ctx, queue, csrf_token=csrf_token)
-
-
-@router.get("/storages")
-def storages_page(request: Request, session: SessionDep, ctx: CtxDep) -> Response:
-    return _as_signed_in(
-        request,
-        session,
-        ctx,
-        lambda me: render(
-            request, "storages.html", me=me, storages=views.storages(session, me.team)
-        ),
-    )
+    return guard.as_signed_in(request, session, ctx, queue, csrf_token=csrf_token)
 
 
 def _https(request: Request) -> bool:

@@ -2,9 +2,26 @@
 "use strict";
 
 // --- the dataset grid: the next page is fetched and appended as the user scrolls ---------------
+// Thumbnails load as their card comes near the viewport (100 px ahead), not the browser's own
+// lazy distance (over 1,000 px): the first screen's pictures do not queue behind the rest.
+const thumbs = new IntersectionObserver((entries) => {
+  for (const entry of entries) {
+    if (!entry.isIntersecting) continue;
+    const img = entry.target;
+    thumbs.unobserve(img);
+    img.src = img.dataset.src;
+    delete img.dataset.src;
+  }
+}, { rootMargin: "100px" });
+
+function watchThumbs(root) {
+  for (const img of root.querySelectorAll("img.thumb[data-src]")) thumbs.observe(img);
+}
+
 function enhanceGrid() {
   const grid = document.getElementById("grid");
   if (!grid) return;
+  watchThumbs(grid);
   const loadMore = async (link) => {
     const url = link.dataset.fragment;
     link.textContent = "Loading…";
@@ -15,6 +32,7 @@ function enhanceGrid() {
     holder.innerHTML = html;
     link.parentElement.remove();
     grid.append(holder.content);
+    watchThumbs(grid);
     watchMore();
   };
   const observer = new IntersectionObserver((entries) => {
@@ -30,19 +48,61 @@ function enhanceGrid() {
     const link = e.target.closest("a.next");
     if (link) { e.preventDefault(); observer.unobserve(link); loadMore(link); }
   });
-  // arrow keys move between cards
+  // arrow keys move between cards (a row's length from the layout), Home/End to the ends;
+  // stepping past the last card loads the next page. Enter opens the focused card (a link).
   grid.addEventListener("keydown", (e) => {
     const links = [...grid.querySelectorAll("li.card > a")];
     const i = links.indexOf(document.activeElement);
     if (i < 0) return;
-    const perRow = Math.max(1, Math.round(grid.clientWidth / links[0].parentElement.offsetWidth));
-    const step = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: perRow, ArrowUp: -perRow }[e.key];
+    const top = links[0].parentElement.offsetTop;
+    const rowEnd = links.findIndex((a) => a.parentElement.offsetTop !== top);
+    const perRow = rowEnd > 0 ? rowEnd : links.length;
+    const step = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: perRow, ArrowUp: -perRow,
+      Home: -links.length, End: links.length }[e.key];
     if (step === undefined) return;
     e.preventDefault();
-    const next = links[Math.min(links.length - 1, Math.max(0, i + step))];
-    next.focus();
+    const more = grid.querySelector("a.next");
+    if (i + step >= links.length && more && e.key !== "End") {
+      observer.unobserve(more);
+      loadMore(more).then(() => {
+        const fresh = [...grid.querySelectorAll("li.card > a")];
+        (fresh[Math.min(fresh.length - 1, i + step)] || fresh[fresh.length - 1]).focus();
+      });
+      return;
+    }
+    links[Math.min(links.length - 1, Math.max(0, i + step))].focus();
   });
   watchMore();
+}
+
+// --- the folder tree's counts: a scan of the dataset's items, so fetched after the page ------
+async function folderCounts() {
+  const nav = document.querySelector("nav.folders[data-counts]");
+  if (!nav) return;
+  const response = await fetch(nav.dataset.counts, { credentials: "same-origin" });
+  if (!response.ok) return;
+  const holder = document.createElement("template");
+  holder.innerHTML = await response.text();
+  const list = holder.content.getElementById("folder-list");
+  const old = document.getElementById("folder-list");
+  if (list && old) old.replaceWith(list);
+}
+
+// --- a sync's page: its progress fragment is fetched again every second until it has finished -
+function watchSync() {
+  const poll = async () => {
+    const box = document.getElementById("sync-progress");
+    if (!box || !box.dataset.poll) return;
+    const response = await fetch(box.dataset.poll, { credentials: "same-origin" });
+    if (response.ok) {
+      const holder = document.createElement("template");
+      holder.innerHTML = await response.text();
+      const fresh = holder.content.getElementById("sync-progress");
+      if (fresh) box.replaceWith(fresh);
+    }
+    setTimeout(poll, 1000);
+  };
+  if (document.getElementById("sync-progress")) setTimeout(poll, 1000);
 }
 
 // --- viewers ------------------------------------------------------------------------------
@@ -148,4 +208,7 @@ function enhanceViewers() {
   }
 }
 
-document.addEventListener("DOMContentLoaded", () => { enhanceGrid(); enhanceViewers(); });
+document.documentElement.classList.remove("no-js");
+document.addEventListener("DOMContentLoaded", () => {
+  enhanceGrid(); enhanceViewers(); folderCounts(); watchSync();
+});
