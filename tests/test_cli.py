@@ -7,10 +7,12 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -39,11 +41,14 @@ def env(tmp_path: Path, database_url: str) -> dict[str, str]:
     return out
 
 
-def wait_ready(url: str, proc: subprocess.Popen[str]) -> None:
+def wait_ready(url: str, proc: subprocess.Popen[str], log: IO[str] | None = None) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"server exited: {proc.stderr.read() if proc.stderr else ''}")
+            if log is not None:
+                log.seek(0)
+            said = log.read() if log is not None else proc.stderr.read() if proc.stderr else ""
+            raise AssertionError(f"server exited: {said}")
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                 return
@@ -54,23 +59,25 @@ def wait_ready(url: str, proc: subprocess.Popen[str]) -> None:
 
 @contextmanager
 def live_serve(args: list[str], *, env: dict[str, str], cwd: Path) -> Iterator[str]:
-    """``moorage serve`` as a subprocess on a free port, ready; yields its URL."""
+    """``moorage serve`` as a subprocess on a free port, ready; yields its URL. Its log goes to
+    a file: a pipe nobody reads fills up after a few hundred requests and stalls the server."""
     port = free_port()
-    proc = subprocess.Popen(
-        [*MOORAGE, "serve", "--port", str(port), *args],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, proc)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with tempfile.TemporaryFile(mode="w+") as log:
+        proc = subprocess.Popen(
+            [*MOORAGE, "serve", "--port", str(port), *args],
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            text=True,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_ready(url, proc, log)
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
 
 
 @pytest.fixture
