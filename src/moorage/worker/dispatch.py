@@ -14,8 +14,10 @@ log = structlog.get_logger(__name__)
 Dispatcher = Callable[[list[uuid.UUID]], None]
 _dispatcher: Dispatcher | None = None
 _sync_dispatcher: Dispatcher | None = None
+_release_dispatcher: Dispatcher | None = None
 _KEY = "moorage.pending_jobs"
 _SYNC_KEY = "moorage.pending_syncs"
+_RELEASE_KEY = "moorage.pending_releases"
 
 
 def set_dispatcher(dispatcher: Dispatcher | None) -> None:
@@ -30,6 +32,16 @@ def set_sync_dispatcher(dispatcher: Dispatcher | None) -> None:
     _sync_dispatcher = dispatcher
 
 
+def set_release_dispatcher(dispatcher: Dispatcher | None) -> None:
+    """Install the function that hands new release ids to the broker (``None``: the reconciler)."""
+    global _release_dispatcher
+    _release_dispatcher = dispatcher
+
+
+def send_release_after_commit(session: Session, release_id: uuid.UUID) -> None:
+    session.info.setdefault(_RELEASE_KEY, []).append(release_id)
+
+
 def send_sync_after_commit(session: Session, sync_id: uuid.UUID) -> None:
     session.info.setdefault(_SYNC_KEY, []).append(sync_id)
 
@@ -41,7 +53,11 @@ def send_after_commit(session: Session, job_ids: Sequence[uuid.UUID]) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _send(session: Session) -> None:
-    for key, dispatcher in ((_KEY, _dispatcher), (_SYNC_KEY, _sync_dispatcher)):
+    for key, dispatcher in (
+        (_KEY, _dispatcher),
+        (_SYNC_KEY, _sync_dispatcher),
+        (_RELEASE_KEY, _release_dispatcher),
+    ):
         pending: list[uuid.UUID] = session.info.pop(key, [])
         if not pending or dispatcher is None:
             continue
@@ -55,3 +71,4 @@ def _send(session: Session) -> None:
 def _forget(session: Session) -> None:
     session.info.pop(_KEY, None)
     session.info.pop(_SYNC_KEY, None)
+    session.info.pop(_RELEASE_KEY, None)
