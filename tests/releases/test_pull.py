@@ -47,9 +47,7 @@ def video_frames(site: Site, dataset: str) -> list[bytes]:
 
 
 def wait_release(dataset: Any, name: str) -> Any:
-    release = wait_for(
-        lambda: next((r for r in dataset.get_releases() if r.name == name), None)
-    )
+    release = wait_for(lambda: next((r for r in dataset.get_releases() if r.name == name), None))
     assert release is not None, "the release did not become available"
     return release
 
@@ -123,7 +121,9 @@ class TestPull:
         release = wait_release(dataset, "v1")
         dataset.pull(release=release, multi_processed=False)
         assert pulled_files(dataset.local_images_path) == expected_files(site)
-        annotations = sorted(p.name for p in (dataset.local_releases_path / "v1" / "annotations").iterdir())
+        annotations = sorted(
+            p.name for p in (dataset.local_releases_path / "v1" / "annotations").iterdir()
+        )
         assert annotations == sorted(f"{Path(k).stem}.json" for k in site.files)
 
     def test_pull_without_url_tokens_uses_the_api_key(self, darwin, site: Site) -> None:

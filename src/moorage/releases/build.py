@@ -17,6 +17,7 @@ from pathlib import Path
 
 import orjson
 import structlog
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from moorage.context import AppContext
@@ -67,6 +68,9 @@ def build_release(ctx: AppContext, release_id: uuid.UUID, *, attempt: int | None
         partial.unlink(missing_ok=True)
         log.info("release.lost", release=str(release_id), attempt=token)
         return "lost"
+    except OperationalError:  # the database is away: the reconciler sends the build again
+        partial.unlink(missing_ok=True)
+        raise
     except Exception as exc:  # an unexpected failure ends the release as failed, with why
         partial.unlink(missing_ok=True)
         log.exception("release.failed", release=str(release_id))

@@ -151,6 +151,7 @@ class ReleaseRepository:
                 or_(Release.held.is_(False), Release.heartbeat_at < stale_before),
             )
             .values(attempts=attempt + 1, held=True, heartbeat_at=utcnow())
+            .execution_options(synchronize_session=False)
         )
         return attempt + 1 if _rowcount(result) == 1 else None
 
@@ -170,6 +171,7 @@ class ReleaseRepository:
                 Release.held.is_(True),
             )
             .values(**values)
+            .execution_options(synchronize_session=False)
         )
         return _rowcount(result) == 1
 
