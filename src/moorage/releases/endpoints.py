@@ -102,14 +102,25 @@ def download_export(
 def _serve(
     session: SessionDep,
     ctx: CtxDep,
-    release: Release,
-    item_id: str,
-    slot_name: str,
+    names: tuple[str, str, str, str],
     what: str,
     index: int,
+    token: str | None,
+    authorization: str | None,
 ) -> Response:
+    team, release_id, item_id, slot_name = names
+    caller = None if token is not None else current_team(session, ctx, authorization)
     target = release_service.file_target(
-        session, ctx, release, item_id=item_id, slot_name=slot_name, what=what, index=index
+        session,
+        ctx,
+        team_slug=team,
+        release_id=release_id,
+        token=token,
+        team=caller,
+        item_id=item_id,
+        slot_name=slot_name,
+        what=what,
+        index=index,
     )
     match deliver(target, expires_in=ctx.settings.signed_url_seconds):
         case LocalFile(path, file_name):
@@ -136,8 +147,8 @@ def get_release_file(
 ) -> Response:
     """Source file ``index`` (from 0) of a slot, or the image of visible frame ``index`` (from
     1) of a video, for an item of the release."""
-    release = _release(session, ctx, team, release_id, token, authorization)
-    return _serve(session, ctx, release, item_id, slot_name, what, index)
+    names = (team, release_id, item_id, slot_name)
+    return _serve(session, ctx, names, what, index, token, authorization)
 
 
 @router.get(RELEASE + "/items/{item_id}/slots/{slot_name:path}/thumbnail")
@@ -151,5 +162,5 @@ def get_release_thumbnail(
     token: Token = None,
     authorization: Annotated[str | None, Security(_API_KEY)] = None,
 ) -> Response:
-    release = _release(session, ctx, team, release_id, token, authorization)
-    return _serve(session, ctx, release, item_id, slot_name, "thumbnail", 0)
+    names = (team, release_id, item_id, slot_name)
+    return _serve(session, ctx, names, "thumbnail", 0, token, authorization)

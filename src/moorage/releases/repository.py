@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, func, or_, select, update
+from sqlalchemy import Table, Uuid, and_, bindparam, func, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
 
-from moorage.models import Item, Release, Section, Slot, Team
+from moorage.models import Item, Release, Section, Slot, StorageConfig, Team
 from moorage.models.base import utcnow
 
 __all__ = ["release_repository"]
@@ -22,7 +22,78 @@ slots_t = cast(Table, Slot.__table__)
 sections_t = cast(Table, Section.__table__)
 
 
+teams_t = cast(Table, Team.__table__)
+releases_t = cast(Table, Release.__table__)
+
+#: what one file URL of a release needs, in one query built once (it is the hot path of a
+#: pull): the release if it is of the team the path names, and the slot if its item is one of
+#: the release's (outer joins: no slot means no such item or slot in the release)
+_SERVING = (
+    select(
+        StorageConfig,
+        releases_t.c.id.label("release_id"),
+        releases_t.c.team_id,
+        releases_t.c.name.label("release_name"),
+        releases_t.c.status,
+        releases_t.c.token_salt,
+        slots_t.c.id.label("slot_id"),
+        slots_t.c.storage_key,
+        slots_t.c.file_name,
+        slots_t.c.source_files,
+        slots_t.c.storage_thumbnail_key,
+        slots_t.c.derivatives_storage_id,
+        items_t.c.storage_id.label("item_storage_id"),
+    )
+    .select_from(releases_t)
+    .join(teams_t, teams_t.c.id == releases_t.c.team_id)
+    .outerjoin(
+        items_t,
+        and_(
+            items_t.c.id == bindparam("item_id", type_=Uuid),
+            items_t.c.team_id == releases_t.c.team_id,
+            items_t.c.dataset_id == releases_t.c.dataset_id,
+            items_t.c.seq <= releases_t.c.max_seq,
+            items_t.c.archived.is_(False),
+        ),
+    )
+    .outerjoin(
+        slots_t,
+        and_(slots_t.c.item_id == items_t.c.id, slots_t.c.slot_name == bindparam("slot_name")),
+    )
+    .outerjoin(
+        StorageConfig,
+        and_(
+            StorageConfig.id == items_t.c.storage_id,
+            StorageConfig.team_id == releases_t.c.team_id,
+        ),
+    )
+    .where(
+        releases_t.c.id == bindparam("release_id", type_=Uuid),
+        teams_t.c.slug == bindparam("team_slug"),
+    )
+)
+
+
 class ReleaseRepository:
+    def serving(
+        self,
+        session: Session,
+        *,
+        team_slug: str,
+        release_id: uuid.UUID,
+        item_id: uuid.UUID,
+        slot_name: str,
+    ) -> tuple[StorageConfig | None, RowMapping] | None:
+        """The item's storage (``None`` if removed) and the rest as a mapping."""
+        params = {
+            "team_slug": team_slug,
+            "release_id": release_id,
+            "item_id": item_id,
+            "slot_name": slot_name,
+        }
+        row = session.execute(_SERVING, params).one_or_none()
+        return None if row is None else (row[0], row._mapping)
+
     def of_dataset(self, session: Session, team: Team, dataset_id: int) -> Sequence[Release]:
         """Newest first. A dataset holds few releases: V7 lists them all, unpaged."""
         return session.scalars(
@@ -107,27 +178,6 @@ class ReleaseRepository:
         for row in rows:
             out.setdefault(row["item_id"], []).append(row)
         return out
-
-    def released_slot(
-        self, session: Session, release: Release, item_id: uuid.UUID, slot_name: str
-    ) -> RowMapping | None:
-        """The slot, with its item's storage, if the item is one of the release's."""
-        return (
-            session.execute(
-                select(slots_t, items_t.c.storage_id.label("item_storage_id"))
-                .join(items_t, items_t.c.id == slots_t.c.item_id)
-                .where(
-                    items_t.c.id == item_id,
-                    items_t.c.team_id == release.team_id,
-                    items_t.c.dataset_id == release.dataset_id,
-                    items_t.c.seq <= release.max_seq,
-                    items_t.c.archived.is_(False),
-                    slots_t.c.slot_name == slot_name,
-                )
-            )
-            .mappings()
-            .one_or_none()
-        )
 
     def section_hq_key(self, session: Session, slot_id: uuid.UUID, index: int) -> str | None:
         return session.scalar(

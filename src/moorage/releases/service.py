@@ -16,7 +16,7 @@ from moorage.datasets.service import dataset_service
 from moorage.errors import NotFound, ValidationFailed
 from moorage.items.files import FileTarget
 from moorage.kit.timestamps import rfc3339
-from moorage.models import Dataset, Release, Team
+from moorage.models import Dataset, Release, StorageConfig, Team
 from moorage.models.base import utcnow
 from moorage.ops import metrics
 from moorage.releases.build import zip_path
@@ -164,20 +164,12 @@ class ReleaseService:
     ) -> Release:
         """The release a URL names, if ``token`` is its token or ``team`` (the caller's, from an
         API key) owns it. Anything else is 404: a wrong token says nothing of the release."""
-        gone = ReleaseNotFound(f"Release {release_id[:60]!r} does not exist.", field="release_id")
-        try:
-            uid = uuid.UUID(release_id)
-        except ValueError:
-            raise gone from None
+        uid = _uuid(release_id, "release_id")
         found = release_repository.get_for_team_slug(session, team_slug, uid)
         if found is None:
-            raise gone
-        release, owner = found
-        if token is not None:
-            if not token_matches(ctx.secrets, release.id, release.token_salt, token):
-                raise gone
-        elif team is None or team.id != owner.id:
-            raise gone
+            raise _release_gone(release_id)
+        release, _owner = found
+        _check(ctx, release.id, release.team_id, release.token_salt, token, team, release_id)
         if release.status != "complete":
             raise ReleaseNotFound(f"Release {release.name!r} is still {release.status}.")
         return release
@@ -192,50 +184,70 @@ class ReleaseService:
         self,
         session: Session,
         ctx: AppContext,
-        release: Release,
         *,
+        team_slug: str,
+        release_id: str,
+        token: str | None,
+        team: Team | None,
         item_id: str,
         slot_name: str,
         what: str,
         index: int,
     ) -> FileTarget:
-        """``what``: ``files`` (source file ``index``, from 0), ``frames`` (the hq of visible
-        frame ``index``, from 1) or ``thumbnail``."""
-        try:
-            uid = uuid.UUID(item_id)
-        except ValueError:
-            gone = f"Item {item_id[:60]!r} is not in this release."
-            raise NotFound(gone, field="item_id") from None
-        slot = release_repository.released_slot(session, release, uid, slot_name)
-        if slot is None:
+        """A file of an item of the release, for its token or its team's API key. ``what``:
+        ``files`` (source file ``index``, from 0), ``frames`` (the hq of visible frame
+        ``index``, from 1) or ``thumbnail``. One query finds the release and the slot."""
+        rid = _uuid(release_id, "release_id")
+        iid = _uuid(item_id, "item_id")
+        found = release_repository.serving(
+            session, team_slug=team_slug, release_id=rid, item_id=iid, slot_name=slot_name
+        )
+        if found is None:
+            raise _release_gone(release_id)
+        storage, row = found
+        _check(ctx, rid, row["team_id"], row["token_salt"], token, team, release_id)
+        if row["status"] != "complete":
+            raise ReleaseNotFound(f"Release {row['release_name']!r} is still {row['status']}.")
+        if row["slot_id"] is None:
             raise NotFound(f"Item {item_id!r} has no slot {slot_name!r} in this release.")
+        return self._target(session, ctx, storage, row, what=what, index=index)
+
+    def _target(
+        self,
+        session: Session,
+        ctx: AppContext,
+        storage: StorageConfig | None,
+        row: Any,
+        *,
+        what: str,
+        index: int,
+    ) -> FileTarget:
+        team_id, slot_name = row["team_id"], "this slot"
         if what == "files":
-            files = slot["source_files"] or [
-                {"storage_key": slot["storage_key"], "file_name": slot["file_name"]}
+            files = row["source_files"] or [
+                {"storage_key": row["storage_key"], "file_name": row["file_name"]}
             ]
             if index >= len(files):
-                raise NotFound(f"Slot {slot_name!r} has no file {index}.", field="index")
-            adapter = self._adapter(session, ctx, release.team_id, slot["item_storage_id"])
+                raise NotFound(f"The slot has no file {index}.", field="index")
+            adapter = self._adapter_of(session, ctx, storage)
             return FileTarget(adapter, files[index]["storage_key"], files[index]["file_name"])
-        held_by = slot["derivatives_storage_id"] or slot["item_storage_id"]
-        adapter = self._adapter(session, ctx, release.team_id, held_by)
+        if row["derivatives_storage_id"]:
+            derived = storage_repository.get_by_id(session, team_id, row["derivatives_storage_id"])
+            adapter = self._adapter_of(session, ctx, derived)
+        else:
+            adapter = self._adapter_of(session, ctx, storage)
         if what == "thumbnail":
-            if not slot["storage_thumbnail_key"]:
-                raise NotFound("This slot has no thumbnail yet.", field="slot")
-            return FileTarget(adapter, slot["storage_thumbnail_key"], "thumbnail.jpg")
-        key = release_repository.section_hq_key(session, slot["id"], index)
+            if not row["storage_thumbnail_key"]:
+                raise NotFound(f"{slot_name} has no thumbnail yet.", field="slot")
+            return FileTarget(adapter, row["storage_thumbnail_key"], "thumbnail.jpg")
+        key = release_repository.section_hq_key(session, row["slot_id"], index)
         if not key:
-            raise NotFound(f"Slot {slot_name!r} has no frame {index}.", field="index")
+            raise NotFound(f"The slot has no frame {index}.", field="index")
         return FileTarget(adapter, key, key.rsplit("/", 1)[-1])
 
-    def _adapter(
-        self, session: Session, ctx: AppContext, team_id: int, storage_id: int | None
+    def _adapter_of(
+        self, session: Session, ctx: AppContext, storage: StorageConfig | None
     ) -> StorageAdapter:
-        storage = (
-            storage_repository.get_by_id(session, team_id, storage_id)
-            if storage_id is not None
-            else None
-        )
         if storage is None:
             raise NotFound("The storage holding this file was removed.", field="storage")
         try:
@@ -243,6 +255,34 @@ class ReleaseService:
         except StorageError as exc:
             metrics.storage_error(storage.provider, exc.reason)
             raise
+
+
+def _uuid(value: str, field: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound(f"{value[:60]!r} does not exist.", field=field) from None
+
+
+def _release_gone(release_id: str) -> ReleaseNotFound:
+    return ReleaseNotFound(f"Release {release_id[:60]!r} does not exist.", field="release_id")
+
+
+def _check(
+    ctx: AppContext,
+    release_id: uuid.UUID,
+    owner_id: int,
+    salt: str,
+    token: str | None,
+    team: Team | None,
+    shown_id: str,
+) -> None:
+    """The token is the release's, or (no token) the caller's team owns it; else 404."""
+    if token is not None:
+        if not token_matches(ctx.secrets, release_id, salt, token):
+            raise _release_gone(shown_id)
+    elif team is None or team.id != owner_id:
+        raise _release_gone(shown_id)
 
 
 release_service = ReleaseService()
