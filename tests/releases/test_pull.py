@@ -121,10 +121,17 @@ class TestPull:
         release = wait_release(dataset, "v1")
         dataset.pull(release=release, multi_processed=False)
         assert pulled_files(dataset.local_images_path) == expected_files(site)
-        annotations = sorted(
-            p.name for p in (dataset.local_releases_path / "v1" / "annotations").iterdir()
-        )
-        assert annotations == sorted(f"{Path(k).stem}.json" for k in site.files)
+        annotations = dataset.local_releases_path / "v1" / "annotations"
+        names = sorted(p.name for p in annotations.iterdir())
+        assert names == sorted(f"{Path(k).stem}.json" for k in site.files)
+        # darwin-py's loaders find each image from its annotation file, as from V7's
+        from darwin.utils import get_image_path_from_stream, stream_darwin_json
+
+        found = {
+            get_image_path_from_stream(stream_darwin_json(p), dataset.local_images_path, p)
+            for p in annotations.glob("*.json")
+        }
+        assert found == {dataset.local_images_path / k for k in site.files}
 
     def test_pull_without_url_tokens_uses_the_api_key(self, darwin, site: Site) -> None:
         dataset = darwin.get_remote_dataset("darwin-py")
