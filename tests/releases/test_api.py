@@ -115,6 +115,22 @@ class TestIsolation:
         item_id = url.split("/items/")[1].split("/")[0]
         assert requests.get(url.replace(item_id, late["id"]), timeout=10).status_code == 404
 
+    def test_thumbnail_url(self, site: Site) -> None:
+        import io
+        import json
+        import zipfile
+
+        release = site.export("v1", include_export_token=True)
+        data = requests.get(release["download_url"], timeout=30).content
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            docs = [json.loads(zf.read(n)) for n in zf.namelist()]
+        car = next(d for d in docs if d["item"]["name"] == "red.jpg")
+        served = requests.get(car["item"]["slots"][0]["thumbnail_url"], timeout=10)
+        listed = site.get("/api/v2/teams/acme/items?item_names[]=red.jpg").json()["items"][0]
+        own = site.get(listed["slots"][0]["thumbnail_url"].replace(site.url, ""))
+        assert served.status_code == own.status_code == 200
+        assert served.content == own.content and served.content[:2] == b"\xff\xd8"
+
     def test_deleting_a_release_revokes_its_urls(self, site: Site) -> None:
         release = site.export("v1", include_export_token=True)
         url = a_file_url(site, release)

@@ -44,6 +44,3 @@ class ExportCreate(BaseModel):
     #: darwin-py sends ``{"annotation_class_ids": [...]}`` here when it filters by class; moorage
     #: holds no annotations yet, so a class filter keeps every item
     filters: AnnotationFilters | None = None
-
-
-ReleaseStatus = Literal["pending", "complete", "failed"]
