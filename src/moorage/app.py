@@ -26,6 +26,7 @@ from moorage.media.base import MediaError
 from moorage.ops.endpoints import router as ops_router
 from moorage.ops.middleware import RequestContext
 from moorage.registration.endpoints import router as registration_router
+from moorage.releases.endpoints import router as releases_router
 from moorage.storage.errors import StorageError
 from moorage.storages.endpoints import router as storages_router
 from moorage.syncs.endpoints import router as syncs_router
@@ -131,6 +132,7 @@ def create_app(
         registration_router,
         items_router,
         syncs_router,
+        releases_router,
     ):
         app.include_router(router, prefix="/api")
     app.include_router(ops_router)

@@ -5,6 +5,7 @@ from moorage.models.cleanup import Cleanup
 from moorage.models.dataset import Dataset, Folder
 from moorage.models.item import Item, ItemTag, Section, Slot
 from moorage.models.job import Job
+from moorage.models.release import Release
 from moorage.models.storage import StorageConfig
 from moorage.models.sync import Sync, SyncKey
 from moorage.models.team import ApiKey, RateWindow, Team, TeamFolder
@@ -20,6 +21,7 @@ __all__ = [
     "ItemTag",
     "Job",
     "RateWindow",
+    "Release",
     "Section",
     "Slot",
     "StorageConfig",

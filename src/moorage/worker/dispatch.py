@@ -15,9 +15,11 @@ Dispatcher = Callable[[list[uuid.UUID]], None]
 _dispatcher: Dispatcher | None = None
 _sync_dispatcher: Dispatcher | None = None
 _cleanup_dispatcher: Dispatcher | None = None
+_release_dispatcher: Dispatcher | None = None
 _KEY = "moorage.pending_jobs"
 _SYNC_KEY = "moorage.pending_syncs"
 _CLEANUP_KEY = "moorage.pending_cleanups"
+_RELEASE_KEY = "moorage.pending_releases"
 
 
 def set_dispatcher(dispatcher: Dispatcher | None) -> None:
@@ -42,6 +44,16 @@ def send_cleanup_after_commit(session: Session, cleanup_id: uuid.UUID) -> None:
     session.info.setdefault(_CLEANUP_KEY, []).append(cleanup_id)
 
 
+def set_release_dispatcher(dispatcher: Dispatcher | None) -> None:
+    """Install the function that hands new release ids to the broker (``None``: the reconciler)."""
+    global _release_dispatcher
+    _release_dispatcher = dispatcher
+
+
+def send_release_after_commit(session: Session, release_id: uuid.UUID) -> None:
+    session.info.setdefault(_RELEASE_KEY, []).append(release_id)
+
+
 def send_sync_after_commit(session: Session, sync_id: uuid.UUID) -> None:
     session.info.setdefault(_SYNC_KEY, []).append(sync_id)
 
@@ -57,6 +69,7 @@ def _send(session: Session) -> None:
         (_KEY, _dispatcher),
         (_SYNC_KEY, _sync_dispatcher),
         (_CLEANUP_KEY, _cleanup_dispatcher),
+        (_RELEASE_KEY, _release_dispatcher),
     ):
         pending: list[uuid.UUID] = session.info.pop(key, [])
         if not pending or dispatcher is None:
@@ -72,3 +85,4 @@ def _forget(session: Session) -> None:
     session.info.pop(_KEY, None)
     session.info.pop(_SYNC_KEY, None)
     session.info.pop(_CLEANUP_KEY, None)
+    session.info.pop(_RELEASE_KEY, None)

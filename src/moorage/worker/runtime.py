@@ -17,7 +17,12 @@ from sqlalchemy.exc import OperationalError
 
 from moorage.context import AppContext
 from moorage.worker.cleanup import Transient, reconcile_cleanups, run_cleanup
-from moorage.worker.dispatch import set_cleanup_dispatcher, set_dispatcher, set_sync_dispatcher
+from moorage.worker.dispatch import (
+    set_cleanup_dispatcher,
+    set_dispatcher,
+    set_release_dispatcher,
+    set_sync_dispatcher,
+)
 from moorage.worker.leases import Leases, heartbeat_every, reconcile_interval
 from moorage.worker.reconciler import Reconciler
 from moorage.worker.repository import job_repository
@@ -85,6 +90,14 @@ class Runtime:
             priority=0,
             options={"max_retries": 0, "time_limit": 6 * 3_600_000},
         )
+        self.release_actor: dramatiq.Actor[[str, int | None], None] = dramatiq.Actor(
+            self._run_release,
+            broker=self.broker,
+            actor_name="build_release",
+            queue_name=QUEUE,
+            priority=0,
+            options={"max_retries": 0, "time_limit": 24 * 3_600_000},
+        )
         self.leases = Leases(ctx, every=heartbeat_every(ctx.settings))
         self.reconciler = Reconciler(ctx, self.broker, QUEUE, self._send_for)
         self.worker: dramatiq.Worker | None = None
@@ -136,6 +149,24 @@ class Runtime:
         for cleanup_id, attempt in cleanups:
             self.cleanup_actor.send(str(cleanup_id), attempt)
 
+    def _run_release(self, release_id: str, attempt: int | None = None) -> None:
+        from moorage.releases.tasks import build_release
+
+        try:
+            outcome = build_release(self.ctx, uuid.UUID(release_id), attempt=attempt)
+        except OperationalError as exc:  # the database is away: the reconciler re-sends later
+            log.warning("release.database_unavailable", release=release_id, error=str(exc))
+            return
+        log.debug("release.outcome", release=release_id, outcome=outcome)
+
+    def send_releases(self, release_ids: list[uuid.UUID]) -> None:
+        for release_id in release_ids:
+            self.release_actor.send(str(release_id), None)
+
+    def _send_releases_for(self, releases: list[tuple[uuid.UUID, int]]) -> None:
+        for release_id, attempt in releases:
+            self.release_actor.send(str(release_id), attempt)
+
     def _next_sync(self, sync_id: uuid.UUID, attempt: int, delay_ms: int) -> None:
         self.sync_actor.send_with_options(args=(str(sync_id), attempt), delay=delay_ms or None)
 
@@ -162,6 +193,7 @@ class Runtime:
         set_dispatcher(self.send)
         set_sync_dispatcher(self.send_syncs)
         set_cleanup_dispatcher(self.send_cleanups)
+        set_release_dispatcher(self.send_releases)
 
     def start_workers(self, *, reconcile_every: float | None = None) -> None:
         every = reconcile_every or reconcile_interval(self.ctx.settings)
@@ -176,11 +208,14 @@ class Runtime:
 
     def reconcile(self, *, all_queued: bool = False, limit: int = 5000) -> int:
         """Take back silent running jobs and re-send lost queued ones. Returns how many."""
+        from moorage.releases.tasks import reconcile_releases
         from moorage.syncs.tasks import reconcile_syncs
 
         jobs = self.reconciler.run(all_queued=all_queued, limit=limit)
         jobs += reconcile_cleanups(self.ctx, self._send_cleanups_for, all_queued=all_queued)
-        return jobs + reconcile_syncs(self.ctx, self._send_syncs_for, all_queued=all_queued)
+        syncs = reconcile_syncs(self.ctx, self._send_syncs_for, all_queued=all_queued)
+        releases = reconcile_releases(self.ctx, self._send_releases_for, all_queued=all_queued)
+        return jobs + syncs + releases
 
     def _reconcile_loop(self, every: float) -> None:
         while not self._stop.wait(every):
@@ -205,6 +240,7 @@ class Runtime:
         set_dispatcher(None)
         set_sync_dispatcher(None)
         set_cleanup_dispatcher(None)
+        set_release_dispatcher(None)
         if self.worker is not None:
             self.worker.stop(timeout=max(1, int(grace * 1000)))
         handed = self._hand_back()
