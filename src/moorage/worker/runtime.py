@@ -147,9 +147,15 @@ class Runtime:
     def reconcile(self, *, all_queued: bool = False, limit: int = 5000) -> int:
         """Take back silent running jobs and re-send lost queued ones. Returns how many."""
         from moorage.syncs.tasks import reconcile_syncs
+        from moorage.uploads.tasks import clean_expired_uploads
 
         jobs = self.reconciler.run(all_queued=all_queued, limit=limit)
-        return jobs + reconcile_syncs(self.ctx, self._send_syncs_for, all_queued=all_queued)
+        jobs += reconcile_syncs(self.ctx, self._send_syncs_for, all_queued=all_queued)
+        try:
+            clean_expired_uploads(self.ctx)
+        except Exception as exc:  # storage or database away: the next round cleans
+            log.warning("uploads.clean_failed", error=str(exc))
+        return jobs
 
     def _reconcile_loop(self, every: float) -> None:
         while not self._stop.wait(every):
