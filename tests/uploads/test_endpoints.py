@@ -365,3 +365,49 @@ class TestUploadStorage:
         make_storage(api, readonly=True)
         r = api.post(REGISTER, json={"dataset_slug": "darwin-py", "items": []})
         assert r.status_code == 422 and "read-only" in r.json()["error"]["message"]
+
+
+class TestOperatorNamesTheUploadStorage:
+    def _admin(self, ctx: AppContext, monkeypatch: pytest.MonkeyPatch, *args: str):
+        from typer.testing import CliRunner
+
+        from moorage.cli import app
+
+        monkeypatch.setenv("MOORAGE_DATABASE_URL", ctx.db.url)
+        monkeypatch.setenv("MOORAGE_SECRET_KEY", "test-secret")
+        data_dir = ["--data-dir", str(ctx.settings.data_dir)]
+        return CliRunner().invoke(
+            app, ["admin", "upload-storage", "--team", "acme", *args, *data_dir]
+        )
+
+    def test_uploads_go_to_the_named_storage(
+        self, api: TestClient, ctx: AppContext, storage: dict, team_folder: Path, monkeypatch
+    ) -> None:
+        (team_folder / "incoming").mkdir()
+        r = api.post(
+            "/api/teams/acme/storage",
+            json={
+                "name": "Incoming",
+                "slug": "incoming",
+                "provider": "local",
+                "bucket": "incoming",
+            },
+        )
+        assert r.status_code == 200, r.text
+        result = self._admin(ctx, monkeypatch, "--storage", "incoming")
+        assert result.exit_code == 0, result.output
+        assert '"upload_storage": "incoming"' in result.output
+        (item,) = register(api, "a.jpg")
+        upload_id = item["slots"][0]["upload_id"]
+        assert put(api, sign(api, upload_id), b"x").status_code == 200
+        assert list((team_folder / "incoming" / "uploads" / upload_id).iterdir())
+        result = self._admin(ctx, monkeypatch, "--clear")
+        assert result.exit_code == 0 and '"upload_storage": "media"' in result.output
+
+    def test_a_read_only_storage_cannot_be_named(
+        self, api: TestClient, ctx: AppContext, dataset: dict, bucket: Path, monkeypatch
+    ) -> None:
+        make_storage(api, slug="ro", readonly=True)
+        result = self._admin(ctx, monkeypatch, "--storage", "ro")
+        assert result.exit_code == 1 and "read-only" in result.output
+        assert self._admin(ctx, monkeypatch).exit_code == 1

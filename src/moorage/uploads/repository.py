@@ -27,6 +27,17 @@ class UploadRepository:
         found = named or list(rows)
         return found[0] if found else None
 
+    def name_upload_storage(
+        self, session: Session, team: Team, storage: StorageConfig | None
+    ) -> None:
+        session.execute(
+            update(StorageConfig)
+            .where(StorageConfig.team_id == team.id)
+            .values(receives_uploads=False)
+        )
+        if storage is not None:
+            storage.receives_uploads = True
+
     def storage(self, session: Session, team_id: int, storage_id: int) -> StorageConfig | None:
         return session.scalars(
             select(StorageConfig).where(

@@ -25,6 +25,7 @@ from moorage.registration.repository import registration_repository
 from moorage.registration.rows import RegistrationRows, build_rows
 from moorage.registration.service import registration_service
 from moorage.storage.base import ObjectNotFound, StorageAdapter, StorageError
+from moorage.storages.service import storage_service
 from moorage.uploads.errors import (
     UploadExpired,
     UploadNotReceived,
@@ -153,6 +154,21 @@ class UploadService:
                 field="storage",
             )
         return storage
+
+    def name_storage(self, session: Session, team: Team, slug: str | None) -> dict[str, Any]:
+        """The operator names the storage that receives uploads (``None``: the default's)."""
+        named = None
+        if slug is not None:
+            named = storage_service.get(session, team, slug)
+            if named.readonly:
+                raise ValidationFailed(
+                    f"The storage {slug!r} is read-only; uploads need a read-write storage.",
+                    field="storage",
+                )
+        upload_repository.name_upload_storage(session, team, named)
+        session.flush()
+        receiving = self._upload_storage(session, team)
+        return {"team": team.slug, "upload_storage": receiving.slug, "named": named is not None}
 
     @staticmethod
     def _check_uploads(items: list[ItemIn], prepared: list[Prepared], limit: int) -> None:
