@@ -20,11 +20,13 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -98,11 +100,23 @@ def processed(m: Moorage, dataset_id: int, count: int) -> bool:
                 return done >= count
 
 
-def push(m: Moorage, env: dict[str, str], files: Path, count: int, run: int) -> tuple[float, float]:
-    """Seconds of the CLI's push, and until every item was processed."""
+@dataclass
+class Run:
+    pushed: float
+    processed: float
+    #: CPU seconds of darwin (the client), of moorage's processes during the push and until
+    #: every item was processed
+    darwin_cpu: float
+    moorage_push_cpu: float
+    moorage_cpu: float
+
+
+def push(m: Moorage, env: dict[str, str], files: Path, count: int, run: int) -> Run:
+    """Seconds of the CLI's push, and until every item was processed; CPU seconds spent."""
     slug = m.dataset(f"push-{run}")
     with m.client() as api:
         dataset_id = next(d["id"] for d in api.get("/api/datasets").json() if d["slug"] == slug)
+    cpu0, children0 = m.cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     out = subprocess.run(
         [DARWIN, "dataset", "push", f"{TEAM}/{slug}", str(files)],
@@ -112,10 +126,14 @@ def push(m: Moorage, env: dict[str, str], files: Path, count: int, run: int) -> 
         timeout=3600,
     )
     pushed = time.perf_counter() - start
+    cpu1, children1 = m.cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    darwin_cpu = (children1.ru_utime + children1.ru_stime) - (
+        children0.ru_utime + children0.ru_stime
+    )
     if f"All {count} files have been successfully uploaded" not in out.stdout:
         raise RuntimeError(f"push failed: {out.stdout[-2000:]} {out.stderr[-2000:]}")
     wait_until(lambda: processed(m, dataset_id, count), timeout=3600, what="processing")
-    return pushed, time.perf_counter() - start
+    return Run(pushed, time.perf_counter() - start, darwin_cpu, cpu1 - cpu0, m.cpu() - cpu0)
 
 
 def floor(paths: list[Path], url: str) -> float:
@@ -150,34 +168,43 @@ def main() -> None:
             wait_until(lambda: _answers(url), timeout=30, what="the trivial server")
             with Moorage(backend=args.backend, workers=1, threads=2) as m:
                 env = set_up(m, tmp)
-                pushes, done, floors = [], [], []
-                for run in range(args.runs):
-                    pushed, processed_s = push(m, env, tmp / "images", args.files, run)
-                    pushes.append(pushed)
-                    done.append(processed_s)
+                runs, floors = [], []
+                for n in range(args.runs):
+                    r = push(m, env, tmp / "images", args.files, n)
+                    runs.append(r)
                     floors.append(floor(paths, url))
                     print(
-                        f"run {run + 1}: push {args.files / pushed:.0f} files/s "
-                        f"({pushed:.2f} s), all processed at {processed_s:.2f} s; "
-                        f"floor {args.files / floors[-1]:.0f} files/s",
+                        f"run {n + 1}: push {args.files / r.pushed:.0f} files/s "
+                        f"({r.pushed:.2f} s), all processed at {r.processed:.2f} s; "
+                        f"floor {args.files / floors[-1]:.0f} files/s; CPU ms a file: darwin "
+                        f"{1000 * r.darwin_cpu / args.files:.1f}, moorage during the push "
+                        f"{1000 * r.moorage_push_cpu / args.files:.1f}, in all "
+                        f"{1000 * r.moorage_cpu / args.files:.1f}",
                         flush=True,
                     )
         finally:
             trivial.terminate()
             trivial.wait()
-    report(args, pushes, done, floors)
+    report(args, runs, floors)
 
 
-def report(args: argparse.Namespace, pushes: list[float], done: list[float], floors: list[float]) -> None:
-    rate = args.files / statistics.median(pushes)
+def report(args: argparse.Namespace, runs: list[Run], floors: list[float]) -> None:
+    rate = args.files / statistics.median(r.pushed for r in runs)
     floor_rate = args.files / statistics.median(floors)
-    processed_rate = args.files / statistics.median(done)
+    processed_rate = args.files / statistics.median(r.processed for r in runs)
+
+    def ms(values: list[float]) -> str:
+        return f"{1000 * statistics.median(values) / args.files:.1f} ms"
+
     verdict = "holds" if rate >= BAR_FILES_PER_S else "does NOT hold"
     print(f"\n{args.backend}, {args.files} images, medians of {args.runs} (load: {_load()})")
     print(f"  darwin dataset push, end to end:  {rate:,.0f} files/s")
     print(f"  until every item was processed:   {processed_rate:,.0f} files/s")
     print(f"  floor (bare PUTs, trivial server): {floor_rate:,.0f} files/s")
     print(f"  moorage / floor:                  {rate / floor_rate:.0%}")
+    print(f"  CPU a file, darwin (the client):  {ms([r.darwin_cpu for r in runs])}")
+    print(f"  CPU a file, moorage, the push:    {ms([r.moorage_push_cpu for r in runs])}")
+    print(f"  CPU a file, moorage, processed:   {ms([r.moorage_cpu for r in runs])}")
     print(f"  bar {BAR_FILES_PER_S:.0f} files/s: {verdict}")
 
 

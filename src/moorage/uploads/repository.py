@@ -83,21 +83,22 @@ class UploadRepository:
         slots = session.execute(
             select(Slot.id, Slot.size_bytes).where(Slot.item_id == upload.item_id)
         ).all()
+        ids = [uuid.uuid4() for _ in slots]
         jobs = [
-            Job(
-                id=uuid.uuid4(),
-                team_id=upload.team_id,
-                item_id=upload.item_id,
-                slot_id=slot_id,
-                kind="process_slot",
-                status="queued",
-                attempts=0,
-                created_at=now,
-                updated_at=now,
-            )
-            for slot_id, _ in slots
+            {
+                "id": job_id,
+                "team_id": upload.team_id,
+                "item_id": upload.item_id,
+                "slot_id": slot_id,
+                "kind": "process_slot",
+                "status": "queued",
+                "attempts": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for job_id, (slot_id, _) in zip(ids, slots, strict=True)
         ]
-        session.add_all(jobs)
+        session.execute(insert(Job), jobs)
         sizes = [s for _, s in slots if s is not None]
         session.execute(
             update(Item)
@@ -109,8 +110,7 @@ class UploadRepository:
                 updated_at=now,
             )
         )
-        session.flush()
-        return [j.id for j in jobs]
+        return ids
 
     def expired_items(self, session: Session, *, now: datetime, limit: int) -> list[uuid.UUID]:
         """Items with an upload not confirmed in time, oldest first."""

@@ -25,6 +25,7 @@ from moorage.registration.repository import registration_repository
 from moorage.registration.rows import RegistrationRows, build_rows
 from moorage.registration.service import registration_service
 from moorage.storage.base import ObjectNotFound, StorageAdapter, StorageError
+from moorage.storage.factory import signs_puts
 from moorage.storages.service import storage_service
 from moorage.uploads.errors import (
     UploadExpired,
@@ -284,11 +285,15 @@ class UploadService:
                 field="upload_id",
             )
 
-    def _adapter(self, session: Session, ctx: AppContext, upload: Upload) -> StorageAdapter:
+    @staticmethod
+    def _storage(session: Session, upload: Upload) -> StorageConfig:
         storage = upload_repository.storage(session, upload.team_id, upload.storage_id)
         if storage is None:
             raise NotFound("The storage of this upload was removed.", field="upload_id")
-        return ctx.storages.adapter_for(session, storage)
+        return storage
+
+    def _adapter(self, session: Session, ctx: AppContext, upload: Upload) -> StorageAdapter:
+        return ctx.storages.adapter_for(session, self._storage(session, upload))
 
     def sign(
         self, session: Session, team: Team, *, upload_id: uuid.UUID, ctx: AppContext, base_url: str
@@ -301,9 +306,11 @@ class UploadService:
             raise UploadUsed("This upload already has its file.", field="upload_id")
         left = (upload.expires_at.replace(tzinfo=now.tzinfo) - now).total_seconds()
         expires_in = max(1, int(min(ctx.settings.signed_url_seconds, left)))
-        url = self._adapter(session, ctx, upload).sign_put(
-            upload.storage_key, expires_in=expires_in
-        )
+        url = None
+        if signs_puts(self._storage(session, upload).provider):
+            url = self._adapter(session, ctx, upload).sign_put(
+                upload.storage_key, expires_in=expires_in
+            )
         if url is None:
             until = int(time.time()) + expires_in
             token = self._signer(ctx).dumps(
