@@ -72,7 +72,7 @@ async def _spool(request: Request, limit: int) -> tuple[IO[bytes], int]:
 
 
 @router.put("/v2/uploads/{token}", openapi_extra={"security": []})
-async def put_upload(token: str, request: Request, session: SessionDep, ctx: CtxDep) -> Any:
+async def put_upload(token: str, request: Request, ctx: CtxDep) -> Any:
     """The capability URL ``sign`` hands out for storage moorage writes itself: no API key;
     the signed token names the upload, its team and its size limit."""
     target = upload_service.target(ctx, token)
@@ -80,7 +80,6 @@ async def put_upload(token: str, request: Request, session: SessionDep, ctx: Ctx
     with body:
         await run_in_threadpool(
             upload_service.receive,
-            session,
             ctx,
             target=target,
             body=body,  # type: ignore[arg-type]

@@ -335,7 +335,6 @@ class UploadService:
 
     def receive(
         self,
-        session: Session,
         ctx: AppContext,
         *,
         target: PutTarget,
@@ -343,18 +342,27 @@ class UploadService:
         size: int,
         content_type: str | None,
     ) -> None:
-        """Write the bytes of a PUT to the upload's key, which must be free."""
-        upload = upload_repository.get(session, target.team_id, target.upload_id)
-        if upload is None:
-            raise NotFound("This upload does not exist (any more).", field="token")
-        self._check_open(upload, utcnow())
-        if upload.status != "pending":
-            raise UploadUsed("This upload already has its file.", field="token")
-        self._adapter(session, ctx, upload).put_new(
-            upload.storage_key, body, content_type=content_type
-        )
-        if not upload_repository.mark_received(session, upload, size=size):
-            raise UploadUsed("This upload already has its file.", field="token")
+        """Write the bytes of a PUT to the upload's key, which must be free.
+
+        Owns its two short units of work (the PUT carries no API key, so no request session):
+        no transaction is open while the bytes are written, which may take minutes (SQLite
+        would hold its write lock, PostgreSQL a transaction, all along)."""
+        with ctx.db.session() as session:
+            upload = upload_repository.get(session, target.team_id, target.upload_id)
+            if upload is None:
+                raise NotFound("This upload does not exist (any more).", field="token")
+            self._check_open(upload, utcnow())
+            if upload.status != "pending":
+                raise UploadUsed("This upload already has its file.", field="token")
+            adapter = self._adapter(session, ctx, upload)
+            key = upload.storage_key
+        adapter.put_new(key, body, content_type=content_type)
+        with ctx.db.session() as session:
+            upload = upload_repository.get(session, target.team_id, target.upload_id)
+            if upload is not None and upload_repository.mark_received(session, upload, size=size):
+                return
+        adapter.delete(key)  # cleaned meanwhile: nothing may keep the bytes
+        raise NotFound("This upload does not exist (any more).", field="token")
 
     def confirm(
         self, session: Session, team: Team, *, upload_id: uuid.UUID, ctx: AppContext
