@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, BinaryIO
 
 import structlog
@@ -18,11 +18,9 @@ from moorage.datasets.service import dataset_service
 from moorage.errors import NotFound, PayloadTooLarge, ValidationFailed
 from moorage.models import StorageConfig, Team, Upload
 from moorage.models.base import utcnow
-from moorage.registration.model import Blocked, ItemIn, RegistrationResult
+from moorage.registration.model import RegistrationResult
 from moorage.registration.normalize import normalize_item
-from moorage.registration.render import response_json
 from moorage.registration.repository import registration_repository
-from moorage.registration.rows import RegistrationRows, build_rows
 from moorage.registration.service import registration_service
 from moorage.storage.base import ObjectNotFound, StorageAdapter, StorageError
 from moorage.storage.factory import signs_puts
@@ -34,8 +32,9 @@ from moorage.uploads.errors import (
     UploadUrlRefused,
     UploadUsed,
 )
-from moorage.uploads.payload import Prepared, prepare_item
+from moorage.uploads.payload import prepare_item
 from moorage.uploads.repository import upload_repository
+from moorage.uploads.rows import check_uploads, item_rows, response, upload_rows
 from moorage.uploads.schemas import UploadRequest
 from moorage.worker.dispatch import send_after_commit
 
@@ -45,7 +44,6 @@ log = structlog.get_logger(__name__)
 
 #: where a capability URL points, under the server's base URL: ``{PUT_PATH}/{token}``
 PUT_PATH = "/api/v2/uploads"
-UPLOADING = "uploading"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,23 +53,6 @@ class PutTarget:
     upload_id: uuid.UUID
     team_id: int
     max_bytes: int
-
-
-def _size_problem(value: Any, limit: int) -> Blocked | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        return Blocked(
-            "INVALID_FIELD", "size_bytes must be a non-negative integer.", field="size_bytes"
-        )
-    if value > limit:
-        return Blocked(
-            "UPLOAD_TOO_LARGE",
-            f"The file announces {value} bytes; this server takes at most {limit} "
-            "(MOORAGE_MAX_UPLOAD_BYTES).",
-            field="size_bytes",
-        )
-    return None
 
 
 class UploadService:
@@ -104,10 +85,10 @@ class UploadService:
         prepared = [prepare_item(raw, storage.prefix) for raw in payload.items]
         items = [normalize_item(i, p.raw) for i, p in enumerate(prepared)]
         registration_service.check_without_files(session, dataset.id, items)
-        self._check_uploads(items, prepared, settings.max_upload_bytes)
+        check_uploads(items, prepared, settings.max_upload_bytes)
         accepted = [i for i in items if not i.blocked]
         now = utcnow()
-        rows = self._rows(accepted, team, dataset.id, storage, payload, now)
+        rows = item_rows(accepted, team, dataset.id, storage, payload, now)
         inserted = registration_repository.write(session, rows, dataset.id)
         for item in accepted:
             if item.id not in inserted:
@@ -116,7 +97,7 @@ class UploadService:
                     f"An item named {item.name!r} already exists at path {item.path!r}.",
                 )
         registered = [i for i in accepted if i.id in inserted]
-        uploads = self._upload_rows(registered, prepared, team, storage, now, settings)
+        uploads = upload_rows(registered, prepared, team, storage, now, settings)
         upload_repository.add_many(session, uploads)
         session.flush()
         result = RegistrationResult(
@@ -138,7 +119,7 @@ class UploadService:
             blocked=len(result.blocked),
             seconds=round(time.perf_counter() - started, 3),
         )
-        return self._response(result, {u["slot_id"]: u["id"] for u in uploads})
+        return response(result, {u["slot_id"]: u["id"] for u in uploads})
 
     def _upload_storage(self, session: Session, team: Team) -> StorageConfig:
         storage = upload_repository.upload_storage(session, team)
@@ -170,102 +151,6 @@ class UploadService:
         session.flush()
         receiving = self._upload_storage(session, team)
         return {"team": team.slug, "upload_storage": receiving.slug, "named": named is not None}
-
-    @staticmethod
-    def _check_uploads(items: list[ItemIn], prepared: list[Prepared], limit: int) -> None:
-        """What an upload needs beyond a registration's checks: a type known from the name (the
-        bytes are not here yet), one file a slot, an announced size within the limit."""
-        for item, prep in zip(items, prepared, strict=True):
-            for slot in item.slots:
-                if slot.error is not None:
-                    continue
-                if slot.entries > 1:
-                    slot.error = Blocked(
-                        "INVALID_SLOTS",
-                        f"Slot {slot.slot_name!r} is named more than once; an uploaded slot "
-                        "holds one file (zip a DICOM series into one .dcm).",
-                        field="slot_name",
-                    )
-                elif slot.kind is None:
-                    slot.error = Blocked(
-                        "UNSUPPORTED_TYPE",
-                        f"The type of {slot.file_name!r} is not known from its name; give type "
-                        "(image, video, pdf, dicom).",
-                        field="type",
-                    )
-                else:
-                    slot.error = _size_problem(prep.announced.get(slot.storage_key), limit)
-
-    @staticmethod
-    def _rows(
-        items: list[ItemIn],
-        team: Team,
-        dataset_id: int,
-        storage: StorageConfig,
-        payload: UploadRequest,
-        now: datetime,
-    ) -> RegistrationRows:
-        """A read-write registration's rows, ``uploading``, without jobs: those come with the
-        last confirm (a job started earlier would find no file)."""
-        rows = build_rows(
-            items,
-            team_id=team.id,
-            dataset_id=dataset_id,
-            storage_id=storage.id,
-            readonly=False,
-            options=dict(payload.options or {}),
-            now=now,
-        )
-        items_bulk = replace(
-            rows.items,
-            constants={**rows.items.constants, "status": UPLOADING, "processing_status": UPLOADING},
-        )
-        return replace(rows, items=items_bulk, jobs=replace(rows.jobs, rows=[]))
-
-    @staticmethod
-    def _upload_rows(
-        items: list[ItemIn],
-        prepared: list[Prepared],
-        team: Team,
-        storage: StorageConfig,
-        now: datetime,
-        settings: Any,
-    ) -> list[dict[str, Any]]:
-        expires = now + timedelta(seconds=settings.upload_expiry_seconds)
-        out = []
-        for item in items:
-            prep = prepared[item.index]
-            for slot in item.slots:
-                announced = prep.announced.get(slot.storage_key)
-                out.append(
-                    {
-                        "id": prep.uploads[slot.storage_key],
-                        "team_id": team.id,
-                        "item_id": item.id,
-                        "slot_id": slot.id,
-                        "storage_id": storage.id,
-                        "storage_key": slot.storage_key,
-                        "max_bytes": settings.max_upload_bytes if announced is None else announced,
-                        "received_bytes": None,
-                        "status": "pending",
-                        "expires_at": expires,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                )
-        return out
-
-    @staticmethod
-    def _response(
-        result: RegistrationResult, upload_of: dict[uuid.UUID, uuid.UUID]
-    ) -> dict[str, Any]:
-        body = response_json(result)
-        by_slot = {str(k): str(v) for k, v in upload_of.items()}
-        for item in body["items"]:
-            item["status"] = item["processing_status"] = UPLOADING
-            for slot in item["slots"]:
-                slot["upload_id"] = by_slot[slot["id"]]
-        return body
 
     # -- sign, PUT, confirm -----------------------------------------------------------------
 
