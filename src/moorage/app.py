@@ -31,6 +31,8 @@ from moorage.storage.errors import StorageError
 from moorage.storages.endpoints import router as storages_router
 from moorage.syncs.endpoints import router as syncs_router
 from moorage.teams.endpoints import router as teams_router
+from moorage.uploads.endpoints import router as uploads_router
+from moorage.uploads.service import PUT_PATH
 from moorage.web.docs import install_docs
 from moorage.web.pages import router as pages_router
 
@@ -133,6 +135,7 @@ def create_app(
         items_router,
         syncs_router,
         releases_router,
+        uploads_router,
     ):
         app.include_router(router, prefix="/api")
     app.include_router(ops_router)
@@ -142,5 +145,5 @@ def create_app(
     app.add_middleware(RequestContext)
     app.add_middleware(NormalizePath)
     # outermost: nothing reads a byte of a body before its size is checked
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, exempt=("PUT", f"{PUT_PATH}/"))
     return app

@@ -179,6 +179,29 @@ def allow_ambient_credentials(
     print_json(out)
 
 
+@admin.command("upload-storage")
+def upload_storage(
+    team: TeamOption,
+    storage: Annotated[
+        str | None, typer.Option("--storage", help="Storage slug (read-write).")
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Back to the default storage.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Name the storage that receives the team's uploads (register_upload, darwin dataset push);
+    without one, it is the team's default storage."""
+    from moorage.teams.service import team_service
+    from moorage.uploads.service import upload_service
+
+    if (storage is None) == (not clear):
+        typer.echo("error: give --storage <slug> or --clear", err=True)
+        raise typer.Exit(1)
+    with _unit_of_work(data_dir) as (_, session):
+        owner = team_service.get_by_slug(session, team)
+        out = upload_service.name_storage(session, owner, None if clear else storage)
+    print_json(out)
+
+
 FolderArg = Annotated[str, typer.Argument(help="A folder on this machine.")]
 
 

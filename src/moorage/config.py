@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     signed_url_seconds: int = 900
     #: public base URL used in item JSON links; default derived from the request
     public_url: str | None = None
+    #: the most bytes one uploaded file (``register_upload`` + PUT) may have, when the client
+    #: announces no ``size_bytes`` (darwin-py does not); an announced size lowers it per file
+    max_upload_bytes: int = 5 * 1024**3
+    #: an upload not confirmed this long after ``register_upload`` expires: its item and bytes
+    #: are deleted by the reconciler; its PUT and confirm are refused
+    upload_expiry_seconds: int = 24 * 3600
     #: in-process worker threads for the embedded default
     workers: int = 2
     log_level: str = "INFO"

@@ -45,12 +45,16 @@ def _declared_length(scope: Scope) -> int | None:
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, exempt: tuple[str, str] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        #: (method, path prefix) whose endpoint caps its own body (an upload's file)
+        self.exempt = exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or self._exempt(scope):
             await self.app(scope, receive, send)
             return
         declared = _declared_length(scope)
@@ -81,6 +85,12 @@ class BodyLimit:
             if started:
                 raise
             await self._refuse(send)
+
+    def _exempt(self, scope: Scope) -> bool:
+        if self.exempt is None:
+            return False
+        method, prefix = self.exempt
+        return bool(scope["method"] == method and scope["path"].startswith(prefix))
 
     async def _refuse(self, send: Send) -> None:
         body = orjson.dumps(render_error(too_large(self.max_bytes)).body)

@@ -20,6 +20,7 @@ from moorage.storage.errors import (
     BucketNotFound,
     InvalidCredentials,
     InvalidKey,
+    ObjectExists,
     ObjectNotFound,
     StorageError,
     StorageUnavailable,
@@ -30,6 +31,7 @@ __all__ = ["STATUS_OF", "Rendered", "render_error"]
 #: neutral errors as HTTP statuses, the most specific class first; other storage errors are 502
 STATUS_OF: dict[type[Exception], int] = {
     ObjectNotFound: 404,
+    ObjectExists: 409,
     InvalidKey: 400,
     AccessDenied: 409,
     InvalidCredentials: 409,

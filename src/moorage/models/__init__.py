@@ -9,6 +9,7 @@ from moorage.models.release import Release
 from moorage.models.storage import StorageConfig
 from moorage.models.sync import Sync, SyncKey
 from moorage.models.team import ApiKey, RateWindow, Team, TeamFolder
+from moorage.models.upload import Upload
 from moorage.models.web import WebSession
 
 __all__ = [
@@ -29,5 +30,6 @@ __all__ = [
     "SyncKey",
     "Team",
     "TeamFolder",
+    "Upload",
     "WebSession",
 ]

@@ -30,6 +30,9 @@ class StorageConfig(Base):
     credentials_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     #: set by the operator only (CLI): may this storage use the server's own cloud credentials?
     allow_ambient_credentials: Mapped[bool] = mapped_column(default=False, server_default=false())
+    #: set by the operator only (CLI): the storage that receives this team's uploads
+    #: (``register_upload``); none set: the team's default storage
+    receives_uploads: Mapped[bool] = mapped_column(default=False, server_default=false())
     #: where the bucket's change events arrive: ``{"kind": "sqs", "queue_url", "region"}``
     events: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     #: read-only storage only: another storage of the team (read-write) where the workers

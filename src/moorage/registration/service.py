@@ -122,6 +122,12 @@ class RegistrationService:
         resolve_unknown_types(items, adapter)
         check_keys_exist(items, adapter)
 
+    def check_without_files(self, session: Session, dataset_id: int, items: list[ItemIn]) -> None:
+        """The checks that need no stored file, for items whose files come later (uploads)."""
+        self._check_types_and_fields(items, readonly=False)
+        check_key_syntax(items)
+        self._block_duplicates(session, dataset_id, items)
+
     @staticmethod
     def _report(
         result: RegistrationResult,

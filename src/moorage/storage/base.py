@@ -20,6 +20,7 @@ from moorage.storage.errors import (
     BucketNotFound,
     InvalidCredentials,
     InvalidKey,
+    ObjectExists,
     ObjectNotFound,
     StorageError,
     StorageUnavailable,
@@ -36,6 +37,7 @@ __all__ = [
     "InvalidCredentials",
     "InvalidKey",
     "ListPage",
+    "ObjectExists",
     "ObjectInfo",
     "ObjectNotFound",
     "StorageAdapter",
@@ -86,6 +88,18 @@ class StorageAdapter(abc.ABC):
     @abc.abstractmethod
     def sign_url(self, key: str, *, expires_in: int) -> str | None:
         """A time-limited GET URL, or ``None`` when the server streams the object itself."""
+
+    def sign_put(self, key: str, *, expires_in: int) -> str | None:
+        """A time-limited URL a client PUTs one object's bytes to, without credentials, or
+        ``None`` when the bytes go through the server (which then calls ``put_new``)."""
+        return None
+
+    def put_new(self, key: str, stream: BinaryIO, *, content_type: str | None = None) -> None:
+        """Write one object from ``stream``, never replacing one: ``ObjectExists`` if the key
+        is taken. This default checks, then writes (not atomic; the local adapter is)."""
+        if self.exists(key):
+            raise ObjectExists(f"An object already exists at storage key {key!r}.", key=key)
+        self.put(key, stream.read(), content_type=content_type)
 
     def local_path(self, key: str) -> Path | None:
         """The file on this server's disk that holds the object, if it is one (local storage).

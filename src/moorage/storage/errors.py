@@ -13,6 +13,7 @@ __all__ = [
     "BucketNotFound",
     "InvalidCredentials",
     "InvalidKey",
+    "ObjectExists",
     "ObjectNotFound",
     "StorageError",
     "StorageUnavailable",
@@ -32,6 +33,12 @@ class StorageError(Failure):
 
 class ObjectNotFound(StorageError):
     reason = "STORAGE_KEY_NOT_FOUND"
+
+
+class ObjectExists(StorageError):
+    """A write that must not replace an object found one at its key."""
+
+    reason = "STORAGE_KEY_EXISTS"
 
 
 class InvalidKey(StorageError):

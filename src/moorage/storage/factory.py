@@ -57,6 +57,17 @@ def _check_credential_url(policy: EgressPolicy, url: str, what: str) -> None:
         raise EndpointRefused(f"{what} is refused: {exc.message}", field="credentials") from None
 
 
+#: the providers whose adapter signs PUT URLs (``StorageAdapter.sign_put``); the others' uploads
+#: go through the server
+SIGNS_PUTS = frozenset({"aws", "minio"})
+
+
+def signs_puts(provider: str) -> bool:
+    """Whether ``provider``'s adapter hands out PUT URLs: when not, no adapter need be built to
+    know that a client's bytes come to the server."""
+    return provider in SIGNS_PUTS
+
+
 def build_adapter(spec: StorageSpec) -> StorageAdapter:
     """The adapter for ``spec``. Cloud clients are imported only when a provider needs them.
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import stat
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -20,6 +21,7 @@ from moorage.storage.base import (
     BucketNotFound,
     InvalidKey,
     ListPage,
+    ObjectExists,
     ObjectInfo,
     ObjectNotFound,
     StorageAdapter,
@@ -177,6 +179,22 @@ class LocalStorage(StorageAdapter):
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
+
+    def put_new(self, key: str, stream: BinaryIO, *, content_type: str | None = None) -> None:
+        """Written beside the target, then linked into place: ``link`` refuses an existing
+        name atomically, so two writers of one key never replace each other's file."""
+        path = self.path_for(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".moorage-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                shutil.copyfileobj(stream, f, 1 << 20)
+            os.link(tmp, path)
+        except FileExistsError:
+            raise ObjectExists(f"A file already exists at storage key {key!r}.", key=key) from None
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
 
     def delete(self, key: str) -> None:
         path = self.path_for(key)

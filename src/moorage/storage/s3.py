@@ -154,3 +154,13 @@ class S3Storage(ObstoreAdapter):
             key=key,
             bucket=self.bucket,
         )
+
+    def sign_put(self, key: str, *, expires_in: int) -> str | None:
+        """A presigned PUT: the client sends the bytes straight to the bucket."""
+        self.check_key(key)
+        return self._call(
+            lambda: obstore.sign(self._store, "PUT", key, timedelta(seconds=expires_in)),
+            action="sign",
+            key=key,
+            bucket=self.bucket,
+        )

@@ -36,7 +36,18 @@ class JobRepository:
                 Job.attempts
             )
         ).first()
-        return int(row[0]) if row is not None else None
+        if row is None:
+            return None
+        # an uploaded item waits as ``uploading_confirmed`` until its first job starts
+        session.execute(
+            update(Item)
+            .where(
+                Item.id == select(Job.item_id).where(Job.id == job_id).scalar_subquery(),
+                Item.processing_status == "uploading_confirmed",
+            )
+            .values(processing_status="processing", updated_at=utcnow())
+        )
+        return int(row[0])
 
     def get(self, session: Session, job_id: uuid.UUID) -> Job | None:
         return session.get(Job, job_id)

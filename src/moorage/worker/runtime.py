@@ -210,11 +210,16 @@ class Runtime:
         """Take back silent running jobs and re-send lost queued ones. Returns how many."""
         from moorage.releases.tasks import reconcile_releases
         from moorage.syncs.tasks import reconcile_syncs
+        from moorage.uploads.tasks import clean_expired_uploads
 
         jobs = self.reconciler.run(all_queued=all_queued, limit=limit)
         jobs += reconcile_cleanups(self.ctx, self._send_cleanups_for, all_queued=all_queued)
         syncs = reconcile_syncs(self.ctx, self._send_syncs_for, all_queued=all_queued)
         releases = reconcile_releases(self.ctx, self._send_releases_for, all_queued=all_queued)
+        try:
+            clean_expired_uploads(self.ctx)
+        except Exception as exc:  # storage or database away: the next round cleans
+            log.warning("uploads.clean_failed", error=str(exc))
         return jobs + syncs + releases
 
     def _reconcile_loop(self, every: float) -> None:
