@@ -129,6 +129,32 @@ class TestLocal:
         )
         assert (media / "cars/a.jpg").read_bytes() == jpeg_bytes(640, 480)
 
+    def test_an_uploaded_file_is_deleted_with_its_item(
+        self, api: TestClient, ctx: AppContext, dataset, media: Path
+    ) -> None:
+        """A file pushed through register_upload is moorage's: it goes with its item, while a
+        registered original in the same storage stays."""
+        from tests.uploads.test_endpoints import put, register, sign
+
+        originals = _tree(media)
+        _storage(api, "media")
+        (kept,) = _register(api, "media", [{"name": "a.jpg", "storage_key": "cars/a.jpg"}])
+        (pushed,) = register(api, "pushed.jpg")
+        upload_id = pushed["slots"][0]["upload_id"]
+        assert put(api, sign(api, upload_id), jpeg_bytes(64, 48)).status_code == 200
+        assert api.post(f"{ITEMS}/uploads/{upload_id}/confirm", json={}).status_code == 200
+        assert _run_jobs(ctx) == ["done", "done"]
+        uploaded = [k for k in _tree(media) if k.startswith(f"uploads/{upload_id}/")]
+        assert uploaded, "the upload landed under uploads/"
+        _delete(api, {"item_ids": [pushed["id"]]})
+        assert _run_cleanups(ctx) == ["done"]
+        left = _tree(media)
+        assert not [
+            k for k in left if k.startswith((f"uploads/{upload_id}", f"moorage/{pushed['id']}"))
+        ]
+        assert {k: left[k] for k in originals} == originals
+        assert [k for k in left if k.startswith(f"moorage/{kept['id']}/files/")]
+
     def test_read_only_bucket_is_never_touched(
         self, api: TestClient, ctx: AppContext, dataset, media: Path
     ) -> None:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from moorage.items.filters import ItemFilters
 from moorage.items.repository import item_repository
-from moorage.models import Item, Section, Slot, StorageConfig, Team
+from moorage.models import Item, Section, Slot, StorageConfig, Team, Upload
 from moorage.worker.cleanup_plan import SlotFiles, StorageInfo, Target, originals_of, plan
 
 __all__ = ["cleanup_targets"]
@@ -61,7 +61,9 @@ def cleanup_targets(session: Session, team: Team, filters: ItemFilters) -> list[
         )
         for slot_id, item_id, storage_id, derivatives_id, key, source_files, thumbnail in rows
     ]
+    uploaded = _uploaded(session, team, ids)
     storage_ids = {s for slot in slots for s in (slot.item_storage_id, slot.derivatives_storage_id)}
+    storage_ids |= {storage_id for storage_id, _ in uploaded}
     storages = {
         sid: StorageInfo(prefix=prefix or "", readonly=readonly)
         for sid, prefix, readonly in session.execute(
@@ -71,4 +73,14 @@ def cleanup_targets(session: Session, team: Team, filters: ItemFilters) -> list[
             )
         )
     }
-    return plan(slots, storages)
+    return plan(slots, storages, uploaded)
+
+
+def _uploaded(session: Session, team: Team, item_ids: Any) -> list[tuple[int, str]]:
+    """The files moorage wrote from uploads for these items (their rows go with the items)."""
+    rows = session.execute(
+        select(Upload.storage_id, Upload.storage_key).where(
+            Upload.team_id == team.id, Upload.item_id.in_(item_ids)
+        )
+    )
+    return [(storage_id, key) for storage_id, key in rows]

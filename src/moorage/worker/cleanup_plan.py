@@ -81,8 +81,15 @@ def _sink(slot: SlotFiles, storages: Mapping[int, StorageInfo]) -> int | None:
     return sink if info is not None and not info.readonly else None
 
 
-def plan(slots: Iterable[SlotFiles], storages: Mapping[int, StorageInfo]) -> list[Target]:
+def plan(
+    slots: Iterable[SlotFiles],
+    storages: Mapping[int, StorageInfo],
+    uploaded: Iterable[tuple[int, str]] = (),
+) -> list[Target]:
+    """``uploaded``: (storage id, key) of the files moorage wrote from uploads for these items;
+    they are originals moorage owns, deleted with their item."""
     targets: dict[int, Target] = {}
+    owned = {key for _, key in uploaded}
     for slot in slots:
         sink = _sink(slot, storages)
         if sink is None:  # read-only, no derivatives storage: supplied by the caller, kept
@@ -94,7 +101,13 @@ def plan(slots: Iterable[SlotFiles], storages: Mapping[int, StorageInfo]) -> lis
         target.keys.extend(k for k in slot.derivative_keys if k.startswith(own) or f"/{own}" in k)
         same_storage = sink == slot.item_storage_id
         if same_storage:
-            target.keep.extend(k for k in slot.originals if not k.startswith(folder))
+            target.keep.extend(
+                k for k in slot.originals if not k.startswith(folder) and k not in owned
+            )
+    for storage_id, key in uploaded:
+        info = storages.get(storage_id)
+        if info is not None and not info.readonly:
+            targets.setdefault(storage_id, Target(storage_id)).keys.append(key)
     return [targets[k] for k in sorted(targets)]
 
 
