@@ -5,13 +5,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moorage.errors import Failure
 
+if TYPE_CHECKING:
+    from moorage.registration.local_video import LocalVideo
+
 #: the id of an ``ItemIn`` or ``SlotIn`` until its rows are built (only accepted ones get one)
 NO_ID = uuid.UUID(int=0)
-
 
 
 class Blocked(Failure):
@@ -58,6 +60,10 @@ class SlotIn:
     total_sections: int = 0
     error: Blocked | None = None
     id: uuid.UUID = NO_ID
+    #: a video darwin-py processed itself (``local_video.py``)
+    local_video: LocalVideo | None = None
+    #: more keys to check, with their fields (a locally processed video's manifest, segments)
+    extra_keys: list[tuple[str, str]] = field(default_factory=list)
 
     def storage_keys(self) -> list[tuple[str, str]]:
         """Every storage key this slot names, with the field it came from."""
@@ -71,6 +77,7 @@ class SlotIn:
                 out.append(("storage_hq_key", s.hq_key))
             if s.lq_key:
                 out.append(("storage_lq_key", s.lq_key))
+        out.extend(self.extra_keys)
         return out
 
 
