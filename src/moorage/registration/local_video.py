@@ -26,12 +26,9 @@ from moorage.storage.base import StorageAdapter, StorageError
 
 __all__ = ["LOCAL_VIDEO_FIELDS", "LocalVideo", "check_manifests", "expand", "parse_local_video"]
 
-#: any of these on a slot makes it a locally processed video
-LOCAL_VIDEO_FIELDS = (
-    "hls_segments",
-    "storage_sections_key_prefix",
-    "storage_frames_manifest_key",
-)
+#: either of these on a slot makes it a locally processed video (``moorage prepare``'s video
+#: slots carry ``storage_frames_manifest_key`` with a ``sections`` list: not this path)
+LOCAL_VIDEO_FIELDS = ("hls_segments", "storage_sections_key_prefix")
 _QUALITIES = {"high_quality": "high", "low_quality": "low"}
 #: a playlist of ten hours in 1 s segments
 MAX_SEGMENTS = 36_000
