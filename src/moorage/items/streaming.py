@@ -18,7 +18,11 @@ SLOT = "/v2/teams/{team}/items/{item_id}/slots/{slot_name:path}/hls/{quality}"
 Quality = Literal["high", "low"]
 
 
-@router.get(SLOT + "/index.m3u8")
+@router.get(
+    SLOT + "/index.m3u8",
+    response_class=Response,
+    responses={200: {"content": {MEDIA_TYPE: {}}, "description": "The playlist"}},
+)
 def get_playlist(
     session: SessionDep,
     team: PathMediaTeamDep,
@@ -35,7 +39,14 @@ def get_playlist(
     return Response(text, media_type=MEDIA_TYPE, headers={"Cache-Control": "no-store"})
 
 
-@router.get(SLOT + "/segments/{segment}")
+@router.get(
+    SLOT + "/segments/{segment}",
+    response_class=Response,
+    responses={
+        200: {"content": {"video/mp2t": {}}, "description": "The segment (local storage)"},
+        307: {"description": "To the segment's signed URL"},
+    },
+)
 def get_segment(
     session: SessionDep,
     team: PathMediaTeamDep,

@@ -226,7 +226,11 @@ class HlsWriter:
     def _submit(self, fn: Any, *args: Any) -> None:
         self._pending.append(self._lq_pool.submit(fn, *args))
         while self._pending and (len(self._pending) > _MAX_PENDING or self._pending[0].done()):
-            self._put(self._pending.popleft().result())
+            try:
+                done = self._pending.popleft().result()
+            except (av.FFmpegError, ValueError) as exc:
+                raise MediaError(f"cannot encode the lq stream: {exc}", stage="frames") from exc
+            self._put(done)
 
     def _put(self, files: list[tuple[str, bytes]]) -> None:
         for name, data in files:
