@@ -8,15 +8,7 @@ from urllib.parse import quote
 
 from moorage.kit.timestamps import rfc3339
 
-__all__ = [
-    "HLS_QUALITIES",
-    "hls_json",
-    "item_json",
-    "section_json",
-    "shown_as_is",
-    "slot_base",
-    "slot_json",
-]
+__all__ = ["hls_json", "item_json", "section_json", "shown_as_is", "slot_base", "slot_json"]
 
 
 def _slot_base(base_url: str, team_slug: str, item_id: Any, slot_name: str) -> str:
