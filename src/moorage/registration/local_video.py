@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
-from moorage.registration.model import Blocked, ItemIn, SectionIn, SlotIn
+from moorage.registration.model import Blocked, ItemIn, LocalVideo, SectionIn, SlotIn
 from moorage.storage.base import StorageAdapter, StorageError
 
-__all__ = ["LOCAL_VIDEO_FIELDS", "LocalVideo", "check_manifests", "expand", "parse_local_video"]
+__all__ = ["LOCAL_VIDEO_FIELDS", "check_manifests", "expand", "parse_local_video"]
 
 #: either of these on a slot makes it a locally processed video (``moorage prepare``'s video
 #: slots carry ``storage_frames_manifest_key`` with a ``sections`` list: not this path)
@@ -35,20 +34,6 @@ MAX_SEGMENTS = 36_000
 _INT32 = 2**31 - 1
 #: bytes of manifest read: ~25 bytes a line, so a few million frames
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
-
-
-@dataclass(slots=True)
-class LocalVideo:
-    native_fps: float
-    total_frames: int
-    visible_frames: int
-    sections_prefix: str
-    extension: str
-    lq_prefix: str | None
-    manifest_key: str
-    audio_peaks_key: str | None
-    #: quality ("high", "low") -> (index text, bitrate, segment keys)
-    hls: dict[str, tuple[str, float | None, list[str]]] = field(default_factory=dict)
 
 
 def _bad(field_name: str, message: str) -> Blocked:

@@ -5,12 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from moorage.errors import Failure
-
-if TYPE_CHECKING:
-    from moorage.registration.local_video import LocalVideo
 
 #: the id of an ``ItemIn`` or ``SlotIn`` until its rows are built (only accepted ones get one)
 NO_ID = uuid.UUID(int=0)
@@ -35,6 +32,22 @@ class SectionIn:
     #: the source file of this section (one file of a DICOM series)
     storage_key: str | None = None
     file_name: str | None = None
+
+
+@dataclass(slots=True)
+class LocalVideo:
+    """A video darwin-py processed itself: its fields, checked (``local_video.py``)."""
+
+    native_fps: float
+    total_frames: int
+    visible_frames: int
+    sections_prefix: str
+    extension: str
+    lq_prefix: str | None
+    manifest_key: str
+    audio_peaks_key: str | None
+    #: quality ("high", "low") -> (index text, bitrate, segment keys)
+    hls: dict[str, tuple[str, float | None, list[str]]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
