@@ -10,9 +10,12 @@
    - the reference: ffmpeg CLI with one split filter writing hq (full size, ``-q:v 2``) and lq
      (``scale=-2:720``, ``-q:v 5``) JPEGs for every frame;
    - moorage: ``process_slot("video", fps=None)`` into a ``DirectorySink`` in a child
-     process: hq (JPEG q90), lq (720p, q75), thumbnail and frames manifest.
-   Prints wall times, the ratio (bar: moorage <= ffmpeg), output sizes, PSNR of a few hq frames
-   against the decoded source for both tools, and moorage's peak RSS.
+     process: hq (JPEG q90), lq (720p, q75), thumbnail and frames manifest;
+   - moorage with HLS: the same plus both HLS renditions (``streaming=True``, as the worker
+     runs it: hq stream-copied from the H.264 source, lq encoded at 720p by libx264).
+   Prints wall times, the ratios (bars: moorage <= ffmpeg, and moorage with HLS <= ffmpeg
+   writing only the hq and lq frames), output sizes, PSNR of a few hq frames against the
+   decoded source for both tools, and moorage's peak RSS.
 3. Memory: a ``long-minutes`` clip, by default at 640x360 to keep the run short
    (``--long-size 1920x1080`` for the full check): memory per frame in flight is what grows
    with resolution, and the 1080p runs above report their own peak; prints moorage's peak
@@ -46,7 +49,8 @@ import json, sys, time
 from pathlib import Path
 from moorage.media import DirectorySink, process_slot
 start = time.perf_counter()
-result = process_slot("video", [Path(sys.argv[1])], sink=DirectorySink(Path(sys.argv[2])))
+result = process_slot("video", [Path(sys.argv[1])], sink=DirectorySink(Path(sys.argv[2])),
+                      streaming=sys.argv[3] == "hls")
 seconds = time.perf_counter() - start
 # VmHWM: this process's peak RSS. ru_maxrss would also count the parent's pages copied by fork.
 hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]
@@ -95,11 +99,14 @@ def run_ffmpeg(clip: Path, out: Path) -> tuple[float, float]:
     return time.perf_counter() - start, cpu
 
 
-def run_moorage(clip: Path, out: Path) -> tuple[float, float, float, dict[str, float]]:
+def run_moorage(
+    clip: Path, out: Path, *, hls: bool = False
+) -> tuple[float, float, float, dict[str, float]]:
     """(wall seconds, cpu seconds, peak RSS MB, the child's report)."""
     start = time.perf_counter()
+    mode = "hls" if hls else "frames"
     proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(clip), str(out)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", CHILD, str(clip), str(out), mode], stdout=subprocess.PIPE, text=True
     )
     assert proc.stdout is not None
     report = proc.stdout.read()
@@ -131,6 +138,8 @@ def psnr_against_source(clip: Path, hq_dir: Path, frames: list[int]) -> float:
 def bench_clip(name: str, clip: Path, work: Path, repeat: int) -> None:
     print(f"\n{name}: {clip.name} ({clip.stat().st_size / 1e6:.0f} MB)")
     ff_times, mo_times, ff_cpu, mo_cpu, mo_inner, rss = [], [], [], [], [], []
+    hls_times: list[float] = []
+    hls_cpu: list[float] = []
     for _ in range(repeat):
         ff_wall, cpu = run_ffmpeg(clip, fresh(work / "ffmpeg"))
         ff_times.append(ff_wall)
@@ -139,6 +148,10 @@ def bench_clip(name: str, clip: Path, work: Path, repeat: int) -> None:
         mo_times.append(wall)
         mo_cpu.append(cpu)
         mo_inner.append(report["seconds"])
+        rss.append(peak)
+        wall, cpu, peak, _ = run_moorage(clip, fresh(work / "moorage-hls"), hls=True)
+        hls_times.append(wall)
+        hls_cpu.append(cpu)
         rss.append(peak)
     ff, mo = statistics.median(ff_times), statistics.median(mo_times)
     runs = ", ".join(f"{a:.1f}/{b:.1f}" for a, b in zip(ff_times, mo_times, strict=True))
@@ -155,6 +168,21 @@ def bench_clip(name: str, clip: Path, work: Path, repeat: int) -> None:
         f"  ratio ffmpeg/moorage {ff / mo:.2f}x wall (bar >= 1.0: {verdict});"
         f" cpu {statistics.median(ff_cpu) / statistics.median(mo_cpu):.2f}x; runs {runs}"
     )
+    hl = statistics.median(hls_times)
+    print(
+        f"  moorage + HLS renditions      {hl:6.2f} s wall, {statistics.median(hls_cpu):6.2f} s cpu"
+    )
+    verdict = "ok" if hl <= ff else "MISSED"
+    hls_runs = ", ".join(f"{a:.1f}/{b:.1f}" for a, b in zip(ff_times, hls_times, strict=True))
+    print(
+        f"  ratio ffmpeg/moorage+HLS {ff / hl:.2f}x wall (bar >= 1.0: {verdict}); HLS costs"
+        f" {hl - mo:+.2f} s over frames alone; runs {hls_runs}"
+    )
+    segments = work / "moorage-hls" / "segments"
+    for quality in ("high", "low"):
+        files = sorted((segments / quality).glob("*.ts"))
+        size = sum(f.stat().st_size for f in files) / 1e6
+        print(f"  HLS {quality}: {len(files)} segments, {size:.1f} MB")
     print(f"  moorage peak RSS {max(rss):.0f} MB, {report['sections']} sections")
     for tool, out in (("ffmpeg", work / "ffmpeg"), ("moorage", work / "moorage" / "sections")):
         hq, lq = (

@@ -19,6 +19,7 @@ from moorage.context import AppContext
 from moorage.datasets.endpoints import router as datasets_router
 from moorage.errors import MoorageError
 from moorage.items.endpoints import router as items_router
+from moorage.items.streaming import router as streaming_router
 from moorage.kit.body_limit import BodyLimit, BodyTooLarge, too_large
 from moorage.kit.error_render import render_error
 from moorage.kit.routing import MoorageRoute
@@ -132,6 +133,7 @@ def create_app(
         datasets_router,
         storages_router,
         registration_router,
+        streaming_router,  # before items_router: its slot paths would take .../hls/...
         items_router,
         syncs_router,
         releases_router,

@@ -53,6 +53,7 @@ def write_video(
     time_base: str | None = None,
     colour: tuple[int, int, int] | None = None,
     bt709: bool = False,
+    gop: int | None = None,
 ) -> Path:
     """Encode a real clip with PyAV; frame ``i`` is a flat ``frame_colour(i)`` with a white
     top-left marker, so tests can tell frames and orientation apart after decoding. ``colour``
@@ -66,6 +67,8 @@ def write_video(
             stream.codec_context.time_base = Fraction(time_base)
         if bt709:
             stream.codec_context.colorspace = 1
+        if gop is not None:  # a keyframe every ``gop`` frames (HLS segments start at them)
+            stream.codec_context.gop_size = gop
         if rotation is not None:
             stream.set_display_rotation(rotation)
         audio_stream = out.add_stream("aac", rate=44100) if audio else None

@@ -158,6 +158,10 @@ def _render(delivery: Delivery) -> Response:
             return StreamingResponse(stream, media_type=media_type)
 
 
+#: for the HLS endpoints (``streaming.py``)
+render_delivery = _render
+
+
 # slot names may hold "/" (sent as %2F), hence the ``path`` converter on slot_name
 @router.get(PREFIX + "/{item_id}/slots/{slot_name:path}/sections/{section}/{quality}")
 def get_section_file(

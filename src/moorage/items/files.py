@@ -94,6 +94,10 @@ def _adapter(
         raise
 
 
+#: for the other serving modules (playlists): the same lookup, the same 404
+storage_adapter = _adapter
+
+
 def resolve_file(
     session: Session,
     team: Team,

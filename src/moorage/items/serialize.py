@@ -8,11 +8,14 @@ from urllib.parse import quote
 
 from moorage.kit.timestamps import rfc3339
 
-__all__ = ["item_json", "section_json", "shown_as_is", "slot_json"]
+__all__ = ["hls_json", "item_json", "section_json", "shown_as_is", "slot_base", "slot_json"]
 
 
 def _slot_base(base_url: str, team_slug: str, item_id: Any, slot_name: str) -> str:
     return f"{base_url}/api/v2/teams/{team_slug}/items/{item_id}/slots/{quote(slot_name, safe='')}"
+
+
+slot_base = _slot_base
 
 
 def shown_as_is(kind: str, total_sections: int) -> bool:
@@ -53,6 +56,7 @@ def slot_json(
 ) -> dict[str, Any]:
     base = _slot_base(base_url, team_slug, slot["item_id"], slot["slot_name"])
     meta = dict(slot["metadata"] or {})
+    hls = meta.pop("hls", None)  # playlists (keys or text) stay inside: served by URL
     fps = slot["fps"]
     out: dict[str, Any] = {
         "id": str(slot["id"]),
@@ -64,12 +68,14 @@ def slot_json(
         "as_frames": slot["as_frames"],
         "extract_views": slot["extract_views"],
         "is_external": True,
-        "streamable": False,
+        "streamable": bool(hls),
         "total_sections": slot["total_sections"],
         "metadata": meta,
         "file_url": f"{base}/file",
         "thumbnail_url": f"{base}/thumbnail",
     }
+    if hls:
+        out["hls_segments"] = hls_json(hls, base)
     if slot["size_bytes"] is not None:
         out["size_bytes"] = slot["size_bytes"]
     if sections is not None:
@@ -77,6 +83,19 @@ def slot_json(
         if not out["sections"] and shown_as_is(slot["kind"], slot["total_sections"]):
             out["sections"] = [_original_section(meta, base)]
     return out
+
+
+#: the slot JSON's names of the two renditions, after darwin-py's ``hls_segments``
+HLS_QUALITIES = {"high": "high_quality", "low": "low_quality"}
+
+
+def hls_json(hls: Mapping[str, Any], base: str) -> dict[str, Any]:
+    """Each rendition's playlist URL (signed afresh on every request) and bitrate."""
+    return {
+        name: {"url": f"{base}/hls/{quality}/index.m3u8", "bitrate": hls[quality].get("bitrate")}
+        for quality, name in HLS_QUALITIES.items()
+        if isinstance(hls.get(quality), Mapping)
+    }
 
 
 def _pending(slot: Mapping[Any, Any]) -> list[dict[str, Any]]:

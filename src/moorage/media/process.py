@@ -20,12 +20,14 @@ def process_slot(
     extract_views: bool = False,
     progress: Progress | None = None,
     limits: Limits = NO_LIMITS,
+    streaming: bool = False,
 ) -> SlotResult:
     """Make every derivative of one slot.
 
     ``sources`` are local files; several only for a DICOM series (any order) or an image
     sequence (in order). ``fps`` None or 0
-    means the native rate (video only); ``extract_views`` adds the orthogonal views (NIfTI).
+    means the native rate (video only); ``extract_views`` adds the orthogonal views (NIfTI);
+    ``streaming`` adds a video's HLS renditions.
     Raises ``MediaError`` for a file that cannot be processed; ``stage`` says where, and
     ``LimitExceeded`` (a ``MediaError``) for one over a cap of ``limits``.
     """
@@ -49,7 +51,13 @@ def process_slot(
         from moorage.media.video import process_video
 
         return process_video(
-            sources[0], sink=sink, fps=fps, as_frames=as_frames, progress=progress, limits=limits
+            sources[0],
+            sink=sink,
+            fps=fps,
+            as_frames=as_frames,
+            progress=progress,
+            limits=limits,
+            streaming=streaming,
         )
     if kind == "dicom":
         from moorage.media.dicom import process_dicom

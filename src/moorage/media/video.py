@@ -10,8 +10,10 @@ Derivatives per visible frame ``k`` (1-based): ``sections/high/{k:09d}.jpg`` (fu
 qscale 2) and ``sections/low/{k:09d}.jpg`` (lq size rule, qscale 5); see ``frames.py``.
 ``thumbnail.jpg`` comes from the middle frame (``frames // 2`` from the container's frame count
 or duration x fps; the last
-frame when the stream is shorter than announced). moorage makes no HLS segments, so every
-manifest line is in segment 0: ``{n}:0:{visibility}:{pts_seconds}``.
+frame when the stream is shorter than announced). With ``streaming=True`` the same pass writes
+HLS renditions (``hls.py``) and each manifest line names the frame's place in the hq segments,
+``{index_in_segment}:{segment}:{visibility}:{pts_seconds}``; without, every line is in segment
+0: ``{n}:0:{visibility}:{pts_seconds}``.
 
 Speed and memory: the calling thread demuxes and decodes (FFmpeg frame/slice threads,
 ``thread_type="AUTO"``); a thread pool (one per usable core, at most 8) converts and scales in
@@ -56,6 +58,7 @@ from moorage.media.base import (
     lq_name,
 )
 from moorage.media.frames import EncodedFrame, encode_frame, frame_thumbnail
+from moorage.media.hls import HlsWriter
 from moorage.media.limits import NO_LIMITS, Limits
 
 __all__ = ["VideoInfo", "probe_video", "process_video", "sampling_step"]
@@ -204,7 +207,9 @@ def process_video(
     as_frames: bool = False,
     progress: Progress | None = None,
     limits: Limits = NO_LIMITS,
+    streaming: bool = False,
 ) -> SlotResult:
+    """``streaming``: also write the HLS renditions (not for ``as_frames``)."""
     with _open(path) as container:
         stream = _video_stream(container)
         for other in container.streams:
@@ -224,9 +229,11 @@ def process_video(
         rotation = 0
         last_frame: Any = None
         errors: list[str] = []
+        hls = HlsWriter(sink, stream) if streaming and not as_frames else None
+        streams: dict[str, Any] | None = None
         try:
             visible = 0
-            for n, frame in enumerate(_frames(container, stream, errors)):
+            for n, frame in enumerate(_frames(container, stream, errors, hls)):
                 if n == 0:
                     rotation = round(frame.rotation or 0) % 360
                     rotation = rotation if rotation in _ROTATIONS else 0
@@ -239,17 +246,23 @@ def process_video(
                 elif want_thumb:
                     pipe.thumb = frame_thumbnail(frame, rotation)
                 seconds = frame.time if frame.time is not None else n / (info.native_fps or 1.0)
+                at, segment = hls.frame(frame, seconds) if hls is not None else (n, 0)
                 if n:
                     manifest.write("\n")
-                manifest.write(f"{n}:0:{int(is_visible)}:{_pts_text(seconds)}")
+                manifest.write(f"{at}:{segment}:{int(is_visible)}:{_pts_text(seconds)}")
                 total = n + 1
                 last_frame = frame
             pipe.finish()
             if pipe.thumb is None and last_frame is not None:
                 pipe.thumb = frame_thumbnail(last_frame, rotation)
+            streams = hls.finish() if hls is not None and total else None
         finally:
             pipe.close()
+            if hls is not None:
+                hls.close()
     result = _result(info, fps, as_frames, rotation, pipe, total, manifest, sink, progress)
+    if streams is not None:
+        result.metadata["hls"] = streams
     if errors:
         result.metadata["decode_errors"] = len(errors)
     return result
@@ -258,16 +271,21 @@ def process_video(
 MAX_DECODE_ERRORS = 50
 
 
-def _frames(container: Any, stream: Any, errors: list[str]) -> Any:
-    """Decoded frames in presentation order, skipping damaged packets (up to a limit)."""
+def _frames(container: Any, stream: Any, errors: list[str], hls: HlsWriter | None) -> Any:
+    """Decoded frames in presentation order, skipping damaged packets (up to a limit).
+    ``hls`` sees each packet before it is decoded and gets it to remux after."""
     try:
         for packet in container.demux(stream):
+            if hls is not None:
+                hls.packet(packet)
             try:
                 yield from stream.decode(packet)
             except av.InvalidDataError as exc:
                 errors.append(str(exc))
                 if len(errors) > MAX_DECODE_ERRORS:
                     raise MediaError(f"too many damaged packets: {exc}", stage="frames") from exc
+            if hls is not None:
+                hls.muxed(packet)
     except av.FFmpegError as exc:
         raise MediaError(f"cannot decode the video: {exc}", stage="frames") from exc
 

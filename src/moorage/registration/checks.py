@@ -32,10 +32,12 @@ def check_readonly_fields(slot: SlotIn) -> None:
             missing.append("storage_thumbnail_key")
         if not slot.sections:
             missing.append("sections")
+        # darwin-py's locally processed videos may come without lq frames
+        lq_needed = slot.local_video is None
         for s in slot.sections:
             for field, value in (
                 ("storage_hq_key", s.hq_key),
-                ("storage_lq_key", s.lq_key),
+                ("storage_lq_key", s.lq_key if lq_needed else ""),
                 ("width", s.width),
                 ("height", s.height),
             ):

@@ -35,6 +35,22 @@ class SectionIn:
 
 
 @dataclass(slots=True)
+class LocalVideo:
+    """A video darwin-py processed itself: its fields, checked (``local_video.py``)."""
+
+    native_fps: float
+    total_frames: int
+    visible_frames: int
+    sections_prefix: str
+    extension: str
+    lq_prefix: str | None
+    manifest_key: str
+    audio_peaks_key: str | None
+    #: quality ("high", "low") -> (index text, bitrate, segment keys)
+    hls: dict[str, tuple[str, float | None, list[str]]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
 class SlotIn:
     slot_name: str
     type: str | None = None
@@ -57,6 +73,10 @@ class SlotIn:
     total_sections: int = 0
     error: Blocked | None = None
     id: uuid.UUID = NO_ID
+    #: a video darwin-py processed itself (``local_video.py``)
+    local_video: LocalVideo | None = None
+    #: more keys to check, with their fields (a locally processed video's manifest, segments)
+    extra_keys: list[tuple[str, str]] = field(default_factory=list)
 
     def storage_keys(self) -> list[tuple[str, str]]:
         """Every storage key this slot names, with the field it came from."""
@@ -70,6 +90,7 @@ class SlotIn:
                 out.append(("storage_hq_key", s.hq_key))
             if s.lq_key:
                 out.append(("storage_lq_key", s.lq_key))
+        out.extend(self.extra_keys)
         return out
 
 

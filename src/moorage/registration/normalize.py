@@ -18,6 +18,7 @@ from moorage.models import Item as ItemRow
 from moorage.models import ItemTag, Slot
 from moorage.models.base import column_width
 from moorage.registration.layout import default_layout, validate_layout
+from moorage.registration.local_video import LOCAL_VIDEO_FIELDS, parse_local_video
 from moorage.registration.model import Blocked, ItemIn, SectionIn, SlotIn
 from moorage.registration.types import SLOT_TYPES, kind_to_type
 
@@ -250,6 +251,8 @@ def _slot(raw: dict[str, Any], default_name: str) -> SlotIn:
             raise Blocked("INVALID_FIELD", "metadata must be an object.", field="metadata")
         slot.metadata = dict(meta or {})
         slot.sections = _sections(raw.get("sections"))
+        if any(f in raw for f in LOCAL_VIDEO_FIELDS):
+            parse_local_video(slot, raw)
     except Blocked as exc:
         slot.error = exc
     return slot

@@ -27,9 +27,10 @@ def _slot_json(slot: SlotIn, base: str) -> dict[str, Any]:
         "as_frames": slot.as_frames,
         "extract_views": slot.extract_views,
         "is_external": True,
-        "streamable": False,
+        "streamable": "hls" in slot.metadata,
         "total_sections": slot.total_sections,
-        "metadata": slot.metadata,
+        # the playlists are served by URL (items/playlists.py), not echoed
+        "metadata": {k: v for k, v in slot.metadata.items() if k != "hls"},
         "file_url": f"{base}/file",
         "thumbnail_url": f"{base}/thumbnail",
     }

@@ -20,6 +20,7 @@ from moorage.registration.checks import (
     check_readonly_fields,
     resolve_unknown_types,
 )
+from moorage.registration.local_video import check_manifests, expand
 from moorage.registration.model import Blocked, ItemIn, RegistrationResult
 from moorage.registration.normalize import normalize_item
 from moorage.registration.repository import registration_repository
@@ -52,6 +53,7 @@ class RegistrationService:
         # read-only storage whose derivatives moorage makes elsewhere is processed as read-write
         readonly = not storage.makes_derivatives or force_readonly
         items = [normalize_item(i, raw) for i, raw in enumerate(payload.items)]
+        expand(items, max_frames=ctx.settings.max_frames_per_slot)
         self._check(session, dataset.id, items, adapter, readonly=readonly)
 
         accepted = [i for i in items if not i.blocked]
@@ -121,6 +123,7 @@ class RegistrationService:
         self._block_duplicates(session, dataset_id, items)
         resolve_unknown_types(items, adapter)
         check_keys_exist(items, adapter)
+        check_manifests(items, adapter)
 
     def check_without_files(self, session: Session, dataset_id: int, items: list[ItemIn]) -> None:
         """The checks that need no stored file, for items whose files come later (uploads)."""

@@ -7,6 +7,7 @@ its lease records nothing.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +56,8 @@ def _record_result(
         "width": result.width,
         "height": result.height,
     }
+    if "hls" in meta:  # the playlists by key, as sections are: serving reads them from there
+        meta["hls"] = hls_with_keys(meta["hls"], outcome.key)
     slot.meta = meta
     slot.total_sections = result.total_sections
     # derivatives kept in another storage: all of them are the worker's, the thumbnail too
@@ -74,6 +77,14 @@ def _record_result(
         for s in result.sections
     ]
     work_repository.replace_sections(session, slot.id, sections)
+
+
+def hls_with_keys(hls: dict[str, Any], key: Callable[[str], str]) -> dict[str, Any]:
+    out = dict(hls)
+    for quality in ("high", "low"):
+        if isinstance(out.get(quality), dict):
+            out[quality] = {**out[quality], "playlist": key(out[quality]["playlist"])}
+    return out
 
 
 def finish_item(session: Session, item_id: uuid.UUID) -> None:

@@ -150,6 +150,7 @@ def make_derivatives(
                 extract_views=work.extract_views,
                 progress=lease.report,
                 limits=limits,
+                streaming=True,
             )
         if work.kind == "dicom":
             result.metadata["layout_key"] = list(dicom_layout_key(paths[0]))
