@@ -18,9 +18,7 @@ __all__ = ["NO_LIMITS", "CappedSink", "LimitExceeded", "Limits"]
 class LimitExceeded(MediaError):
     """The slot would exceed a configured cap; ``limit`` names it (e.g. ``max_pages_per_slot``)."""
 
-    def __init__(
-        self, message: str, *, stage: Stage, limit: str, count: int, allowed: int
-    ) -> None:
+    def __init__(self, message: str, *, stage: Stage, limit: str, count: int, allowed: int) -> None:
         super().__init__(message, stage=stage)
         self.limit = limit
         self.count = count

@@ -13,7 +13,6 @@ from moorage.errors import Failure
 NO_ID = uuid.UUID(int=0)
 
 
-
 class Blocked(Failure):
     """Why an item or slot cannot be registered: a stable code and a sentence to act on."""
 

@@ -187,4 +187,3 @@ def split_url(url: str) -> tuple[str, int]:
             "plainly written IP address."
         )
     return host, port or (443 if parts.scheme == "https" else 80)
-

@@ -107,6 +107,7 @@ def apply_page(
     new, changed, restored and unchanged keys, and stored keys no longer listed (missing).
     ``boundary``: the last key listed so far (None at the end), which closes groups."""
     new: list[ObjectInfo] = []
+    stored: set[str] = set()  # new to the dataset, but with a row (pending, blocked)
     changed: list[tuple[ObjectInfo, StoredKey]] = []
     restored: list[tuple[ObjectInfo, StoredKey]] = []
     for info in objects:
@@ -120,6 +121,8 @@ def apply_page(
             or (row.state == "blocked" and not _same(row, info))
         ):
             new.append(info)
+            if row is not None:
+                stored.add(info.key)
         elif row.state == "missing":
             restored.append((info, row))
         elif _same(row, info):
@@ -130,7 +133,7 @@ def apply_page(
     handle_missing(session, run, gone)
     _changed(session, run, changed, counter="changed")
     _changed(session, run, restored, counter="restored")
-    _register_new(session, run, new, boundary=boundary)
+    _register_new(session, run, new, boundary=boundary, stored=stored)
 
 
 def _changed(
@@ -176,18 +179,21 @@ def handle_missing(session: Session, run: Run, gone: Sequence[StoredKey]) -> Non
 
 
 def _register_new(
-    session: Session, run: Run, new: list[ObjectInfo], *, boundary: str | None
+    session: Session, run: Run, new: list[ObjectInfo], *, boundary: str | None, stored: set[str]
 ) -> None:
+    """``stored``: the keys of ``new`` that have a row already (the others are inserted)."""
     plan = run.plan
     if plan.group != "none" and not run.dry_run:
-        stored = sync_repository.pending(
+        pending = sync_repository.pending(
             session, dataset_id=run.dataset_id, storage_id=run.storage.id
         )
         seen = {i.key for i in new}
-        new = [_info(r) for r in stored if r.key not in seen] + new
+        new = [_info(r) for r in pending if r.key not in seen] + new
+        stored = stored | {r.key for r in pending}
     done, still_open = plan.groups_done(new, boundary)
     if still_open and not run.dry_run:
         sync_repository.save_keys(session, [run.key_row(i, state="pending") for i in still_open])
+        stored = stored | {i.key for i in still_open}
     if not done:
         return
     if run.dry_run:
@@ -196,7 +202,7 @@ def _register_new(
     planned = plan.items(done, run.adapter)
     chunk = max(1, run.ctx.settings.max_items_per_request)
     for start in range(0, len(planned), chunk):
-        _register(session, run, planned[start : start + chunk], done)
+        _register(session, run, planned[start : start + chunk], done, stored=stored)
 
 
 def _info(row: StoredKey) -> ObjectInfo:
@@ -205,7 +211,14 @@ def _info(row: StoredKey) -> ObjectInfo:
     )
 
 
-def _register(session: Session, run: Run, planned: list[Planned], listed: list[ObjectInfo]) -> None:
+def _register(
+    session: Session,
+    run: Run,
+    planned: list[Planned],
+    listed: list[ObjectInfo],
+    *,
+    stored: set[str],
+) -> None:
     """Through THE registration path, with existence answered by the listing just made."""
     payload = RegisterRequest(
         items=[p.payload for p in planned],
@@ -234,7 +247,8 @@ def _register(session: Session, run: Run, planned: list[Planned], listed: list[O
             run.block(_blocked_entry(p, entry))
             reason = str(entry["reason"])[:100]
             rows.extend(run.key_row(k, state="blocked", reason=reason) for k in p.keys)
-    sync_repository.save_keys(session, rows)
+    sync_repository.save_keys(session, [r for r in rows if r["key"] in stored])
+    sync_repository.insert_new_keys(session, [r for r in rows if r["key"] not in stored])
 
 
 def _adopt(session: Session, run: Run, planned: Planned) -> uuid.UUID | None:

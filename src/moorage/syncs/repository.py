@@ -7,12 +7,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol, cast
 
+import psycopg
 from sqlalchemy import Table, and_, bindparam, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from moorage.models import Item, Job, Slot, Sync, SyncKey, Team
 from moorage.models.base import utcnow
+from moorage.registration.repository import registration_repository
+from moorage.registration.rows import Bulk
 
 #: states in which a sync still has work to do (``watching``: between passes)
 LIVE = ("queued", "running", "watching")
@@ -193,6 +196,31 @@ class SyncRepository:
             set_={c: stmt.excluded[c] for c in _KEY_VALUES},
         )
         session.execute(stmt, list(rows))
+
+    def insert_new_keys(self, session: Session, rows: Sequence[dict[str, Any]]) -> None:
+        """Keys no row holds yet (just listed for the first time): PostgreSQL ``COPY``s them,
+        ~10x faster than the upsert's executemany; a key another sync of the same prefix stored
+        meanwhile (a unique violation, undone by the savepoint) sends the page to the upsert."""
+        if not rows:
+            return
+        if session.get_bind().dialect.name != "postgresql":
+            self.save_keys(session, rows)
+            return
+        columns = ("key", *_KEY_VALUES)
+        bulk = Bulk(
+            "sync_keys",
+            columns,
+            [tuple(r[c] for c in columns) for r in rows],
+            {"dataset_id": rows[0]["dataset_id"], "storage_id": rows[0]["storage_id"]},
+        )
+        savepoint = session.begin_nested()
+        try:
+            registration_repository.insert(session, bulk)
+        except psycopg.errors.UniqueViolation:
+            savepoint.rollback()
+            self.save_keys(session, rows)
+        else:
+            savepoint.commit()
 
     def set_key_state(
         self, session: Session, *, dataset_id: int, storage_id: int, keys: Sequence[str], state: str

@@ -119,9 +119,7 @@ def _leased(ctx: AppContext, job_id: uuid.UUID, lease: Lease) -> str:
 def run(ctx: AppContext, work: Work, lease: Lease) -> Outcome:
     """Open the storage, read the originals and write the derivatives (unless supplied)."""
     adapter, sink = _open_storages(ctx, work)
-    return make_derivatives(
-        work, adapter, lease=lease, limits=limits_from(ctx.settings), sink=sink
-    )
+    return make_derivatives(work, adapter, lease=lease, limits=limits_from(ctx.settings), sink=sink)
 
 
 def make_derivatives(
