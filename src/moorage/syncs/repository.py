@@ -291,6 +291,25 @@ class SyncRepository:
         )
         return [uuid.UUID(str(j["id"])) for j in jobs]
 
+    def item_keys(
+        self, session: Session, *, dataset_id: int, path: str, name: str
+    ) -> tuple[uuid.UUID, set[str]] | None:
+        """The dataset's item at (path, name) and every storage key it holds (its slots' files
+        and a series slot's source files); None when there is no such item."""
+        rows = session.execute(
+            select(Item.id, Slot.storage_key, Slot.source_files)
+            .outerjoin(Slot, Slot.item_id == Item.id)
+            .where(Item.dataset_id == dataset_id, Item.path == path, Item.name == name)
+        ).all()
+        if not rows:
+            return None
+        keys: set[str] = set()
+        for _, key, sources in rows:
+            if key is not None:
+                keys.add(key)
+            keys.update(f["storage_key"] for f in sources or [] if f.get("storage_key"))
+        return rows[0][0], keys
+
     def item_with_key(
         self, session: Session, *, dataset_id: int, path: str, name: str, key: str
     ) -> uuid.UUID | None:
