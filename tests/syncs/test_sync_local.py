@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from tests.helpers import jpeg_bytes
+from tests.helpers import REGISTER, jpeg_bytes
 
 ITEMS = "/api/v2/teams/acme/items"
 
@@ -189,3 +189,77 @@ class TestResync:
         assert len(items(api, dataset)) == 30
         assert sum(d["counts"]["registered"] for d in done) == 30
         assert all(d["counts"]["blocked"] == 0 for d in done), done
+
+
+class TestGroupGainsFiles:
+    """A folder or series registered earlier that gains a file: blocked, naming the file
+    (decision 0035); the item is left as it was, and the next re-sync reports nothing new."""
+
+    def test_folder_item_gaining_a_file_is_blocked_naming_it(
+        self, api, dataset, put_file, sync_once
+    ) -> None:
+        put_file("cases/c1/a.jpg")
+        put_file("cases/c1/b.jpg")
+        first = sync_once(group="folder", prefix="cases/")
+        assert first["counts"]["registered"] == 1, first
+        put_file("cases/c1/c.jpg")
+        put_file("cases/c2/a.jpg")  # a new folder is registered as usual
+        second = sync_once(group="folder", prefix="cases/")
+        c = second["counts"]
+        assert (c["registered"], c["blocked"], c["unchanged"]) == (1, 1, 2), c
+        [entry] = second["blocked"]
+        assert entry["reason"] == "GROUP_REGISTERED"
+        assert entry["storage_key"] == "cases/c1/c.jpg"
+        assert (entry["name"], entry["path"]) == ("c1", "/")
+        assert "'cases/c1/c.jpg' is new in the folder of item 'c1'" in entry["message"]
+        assert "2 files" in entry["message"]
+        got = {i["name"]: sorted(s["slot_name"] for s in i["slots"]) for i in items(api, dataset)}
+        assert got == {"c1": ["a.jpg", "b.jpg"], "c2": ["a.jpg"]}
+        third = sync_once(group="folder", prefix="cases/")
+        assert third["counts"]["blocked"] == 0 and third["counts"]["unchanged"] == 4, third
+
+    def test_series_gaining_a_slice_is_blocked_naming_it(
+        self, api, dataset, bucket: Path, sync_once
+    ) -> None:
+        from pydicom.data import get_testdata_files
+
+        series = sorted(get_testdata_files("dicomdirtests/77654033/CT2/*"))
+        (bucket / "study").mkdir()
+        for f in series[:3]:
+            (bucket / "study" / os.path.basename(f)).write_bytes(Path(f).read_bytes())
+        first = sync_once(group="dicom-series")
+        assert first["counts"]["registered"] == 1, first
+        late = series[3]
+        (bucket / "study" / os.path.basename(late)).write_bytes(Path(late).read_bytes())
+        second = sync_once(group="dicom-series")
+        assert second["counts"]["blocked"] == 1 and second["counts"]["registered"] == 0, second
+        [entry] = second["blocked"]
+        assert entry["reason"] == "GROUP_REGISTERED"
+        assert entry["storage_key"] == f"study/{os.path.basename(late)}"
+        assert "new in the series of item" in entry["message"] and "3 files" in entry["message"]
+        [item] = items(api, dataset)
+        assert item["slots"][0]["metadata"]["series_files"] == 3, item  # as registered
+
+    def test_a_folder_item_registered_before_is_adopted_not_blocked(
+        self, api, dataset, put_file, sync_once
+    ) -> None:
+        for name in ("a.jpg", "b.jpg"):
+            put_file(f"cases/c1/{name}")
+        slots = [
+            {"slot_name": n, "storage_key": f"cases/c1/{n}", "file_name": n}
+            for n in ("a.jpg", "b.jpg")
+        ]
+        body = {
+            "items": [{"name": "c1", "path": "/", "slots": slots}],
+            "dataset_slug": dataset["slug"],
+            "storage_slug": "media",
+        }
+        r = api.post(REGISTER, json=body)
+        assert r.status_code == 200 and not r.json()["blocked_items"], r.text
+        done = sync_once(group="folder", prefix="cases/")
+        c = done["counts"]
+        assert (c["registered"], c["blocked"], c["unchanged"]) == (0, 0, 1), done
+        # the keys are the sync's now: a later file is told apart from the registered ones
+        put_file("cases/c1/c.jpg")
+        later = sync_once(group="folder", prefix="cases/")
+        assert [b["storage_key"] for b in later["blocked"]] == ["cases/c1/c.jpg"], later

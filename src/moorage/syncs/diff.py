@@ -107,6 +107,7 @@ def apply_page(
     new, changed, restored and unchanged keys, and stored keys no longer listed (missing).
     ``boundary``: the last key listed so far (None at the end), which closes groups."""
     new: list[ObjectInfo] = []
+    stored: set[str] = set()  # new to the dataset, but with a row (pending, blocked)
     changed: list[tuple[ObjectInfo, StoredKey]] = []
     restored: list[tuple[ObjectInfo, StoredKey]] = []
     for info in objects:
@@ -120,6 +121,8 @@ def apply_page(
             or (row.state == "blocked" and not _same(row, info))
         ):
             new.append(info)
+            if row is not None:
+                stored.add(info.key)
         elif row.state == "missing":
             restored.append((info, row))
         elif _same(row, info):
@@ -130,7 +133,7 @@ def apply_page(
     handle_missing(session, run, gone)
     _changed(session, run, changed, counter="changed")
     _changed(session, run, restored, counter="restored")
-    _register_new(session, run, new, boundary=boundary)
+    _register_new(session, run, new, boundary=boundary, stored=stored)
 
 
 def _changed(
@@ -176,18 +179,21 @@ def handle_missing(session: Session, run: Run, gone: Sequence[StoredKey]) -> Non
 
 
 def _register_new(
-    session: Session, run: Run, new: list[ObjectInfo], *, boundary: str | None
+    session: Session, run: Run, new: list[ObjectInfo], *, boundary: str | None, stored: set[str]
 ) -> None:
+    """``stored``: the keys of ``new`` that have a row already (the others are inserted)."""
     plan = run.plan
     if plan.group != "none" and not run.dry_run:
-        stored = sync_repository.pending(
+        pending = sync_repository.pending(
             session, dataset_id=run.dataset_id, storage_id=run.storage.id
         )
         seen = {i.key for i in new}
-        new = [_info(r) for r in stored if r.key not in seen] + new
+        new = [_info(r) for r in pending if r.key not in seen] + new
+        stored = stored | {r.key for r in pending}
     done, still_open = plan.groups_done(new, boundary)
     if still_open and not run.dry_run:
         sync_repository.save_keys(session, [run.key_row(i, state="pending") for i in still_open])
+        stored = stored | {i.key for i in still_open}
     if not done:
         return
     if run.dry_run:
@@ -196,7 +202,7 @@ def _register_new(
     planned = plan.items(done, run.adapter)
     chunk = max(1, run.ctx.settings.max_items_per_request)
     for start in range(0, len(planned), chunk):
-        _register(session, run, planned[start : start + chunk], done)
+        _register(session, run, planned[start : start + chunk], done, stored=stored)
 
 
 def _info(row: StoredKey) -> ObjectInfo:
@@ -205,7 +211,14 @@ def _info(row: StoredKey) -> ObjectInfo:
     )
 
 
-def _register(session: Session, run: Run, planned: list[Planned], listed: list[ObjectInfo]) -> None:
+def _register(
+    session: Session,
+    run: Run,
+    planned: list[Planned],
+    listed: list[ObjectInfo],
+    *,
+    stored: set[str],
+) -> None:
     """Through THE registration path, with existence answered by the listing just made."""
     payload = RegisterRequest(
         items=[p.payload for p in planned],
@@ -226,7 +239,7 @@ def _register(session: Session, run: Run, planned: list[Planned], listed: list[O
         item_id = by_name.get((p.payload["path"], p.payload["name"]))
         entry = blocked.get(index)
         if item_id is None and entry is not None and entry["reason"] == "ALREADY_EXISTS":
-            item_id = _adopt(session, run, p)
+            item_id, entry = _adopt(session, run, p, entry)
         if item_id is not None:
             run.add("registered" if entry is None else "unchanged")
             rows.extend(run.key_row(k, item_id=item_id) for k in p.keys)
@@ -234,31 +247,75 @@ def _register(session: Session, run: Run, planned: list[Planned], listed: list[O
             run.block(_blocked_entry(p, entry))
             reason = str(entry["reason"])[:100]
             rows.extend(run.key_row(k, state="blocked", reason=reason) for k in p.keys)
-    sync_repository.save_keys(session, rows)
+    sync_repository.save_keys(session, [r for r in rows if r["key"] in stored])
+    sync_repository.insert_new_keys(session, [r for r in rows if r["key"] not in stored])
 
 
-def _adopt(session: Session, run: Run, planned: Planned) -> uuid.UUID | None:
-    """An item of the dataset already holds this key (another sync, or register_existing)."""
-    if run.plan.group != "none":
-        return None
-    return sync_repository.item_with_key(
-        session,
-        dataset_id=run.dataset_id,
-        path=planned.payload["path"],
-        name=planned.payload["name"],
-        key=planned.keys[0].key,
+def _adopt(
+    session: Session, run: Run, planned: Planned, entry: dict[str, Any]
+) -> tuple[uuid.UUID | None, dict[str, Any]]:
+    """An item of the dataset already holds this key (another sync, or register_existing):
+    adopted. A group (folder, series) is adopted when its item holds every listed key; one
+    that gained files since its item was registered is blocked, naming them (decision 0035)."""
+    payload = planned.payload
+    if run.plan.group == "none":
+        found = sync_repository.item_with_key(
+            session,
+            dataset_id=run.dataset_id,
+            path=payload["path"],
+            name=payload["name"],
+            key=planned.keys[0].key,
+        )
+        return found, entry
+    held = sync_repository.item_keys(
+        session, dataset_id=run.dataset_id, path=payload["path"], name=payload["name"]
     )
+    if held is None:
+        return None, entry
+    item_id, keys = held
+    extra = [k.key for k in planned.keys if k.key not in keys]
+    if not extra:
+        return item_id, entry
+    return None, group_registered(planned, extra, group=run.plan.group, files=len(keys))
+
+
+def group_registered(
+    planned: Planned, extra: Sequence[str], *, group: str, files: int
+) -> dict[str, Any]:
+    """The blocked entry of a folder or series item that gained ``extra`` keys later."""
+    what = "series" if group == "dicom-series" else "folder"
+    shown = ", ".join(repr(k) for k in extra[:3])
+    if len(extra) > 3:
+        shown += f" and {len(extra) - 3} more"
+    name, path = planned.payload["name"], planned.payload["path"]
+    return {
+        "name": name,
+        "path": path,
+        "reason": "GROUP_REGISTERED",
+        "message": (
+            f"{shown} {'is' if len(extra) == 1 else 'are'} new in the {what} of item {name!r} "
+            f"at path {path!r}, registered earlier with {files} file{'s' if files != 1 else ''}; "
+            "a sync does not add files to a registered item (its annotations were made "
+            f"against the {what} as it was). Register the new files with register_existing "
+            "under another name, or delete the item and sync again to register the whole "
+            f"{what} anew."
+        ),
+        "keys": list(extra),  # the entry shown names the first and counts them
+    }
 
 
 def _blocked_entry(planned: Planned, entry: dict[str, Any]) -> dict[str, Any]:
+    extra = entry.get("keys")
     out = {
-        "storage_key": planned.keys[0].key,
+        "storage_key": extra[0] if extra else planned.keys[0].key,
         "name": entry.get("name"),
         "path": entry.get("path"),
         "reason": entry["reason"],
         "message": entry["message"],
     }
-    if len(planned.keys) > 1:
+    if extra:
+        out["keys"] = len(extra)
+    elif len(planned.keys) > 1:
         out["keys"] = len(planned.keys)
     return out
 

@@ -7,12 +7,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol, cast
 
+import psycopg
 from sqlalchemy import Table, and_, bindparam, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from moorage.models import Item, Job, Slot, Sync, SyncKey, Team
 from moorage.models.base import utcnow
+from moorage.registration.repository import registration_repository
+from moorage.registration.rows import Bulk
 
 #: states in which a sync still has work to do (``watching``: between passes)
 LIVE = ("queued", "running", "watching")
@@ -194,6 +197,31 @@ class SyncRepository:
         )
         session.execute(stmt, list(rows))
 
+    def insert_new_keys(self, session: Session, rows: Sequence[dict[str, Any]]) -> None:
+        """Keys no row holds yet (just listed for the first time): PostgreSQL ``COPY``s them,
+        ~10x faster than the upsert's executemany; a key another sync of the same prefix stored
+        meanwhile (a unique violation, undone by the savepoint) sends the page to the upsert."""
+        if not rows:
+            return
+        if session.get_bind().dialect.name != "postgresql":
+            self.save_keys(session, rows)
+            return
+        columns = ("key", *_KEY_VALUES)
+        bulk = Bulk(
+            "sync_keys",
+            columns,
+            [tuple(r[c] for c in columns) for r in rows],
+            {"dataset_id": rows[0]["dataset_id"], "storage_id": rows[0]["storage_id"]},
+        )
+        savepoint = session.begin_nested()
+        try:
+            registration_repository.insert(session, bulk)
+        except psycopg.errors.UniqueViolation:
+            savepoint.rollback()
+            self.save_keys(session, rows)
+        else:
+            savepoint.commit()
+
     def set_key_state(
         self, session: Session, *, dataset_id: int, storage_id: int, keys: Sequence[str], state: str
     ) -> None:
@@ -262,6 +290,25 @@ class SyncRepository:
             .values(processing_status="processing", status="processing", updated_at=now)
         )
         return [uuid.UUID(str(j["id"])) for j in jobs]
+
+    def item_keys(
+        self, session: Session, *, dataset_id: int, path: str, name: str
+    ) -> tuple[uuid.UUID, set[str]] | None:
+        """The dataset's item at (path, name) and every storage key it holds (its slots' files
+        and a series slot's source files); None when there is no such item."""
+        rows = session.execute(
+            select(Item.id, Slot.storage_key, Slot.source_files)
+            .outerjoin(Slot, Slot.item_id == Item.id)
+            .where(Item.dataset_id == dataset_id, Item.path == path, Item.name == name)
+        ).all()
+        if not rows:
+            return None
+        keys: set[str] = set()
+        for _, key, sources in rows:
+            if key is not None:
+                keys.add(key)
+            keys.update(f["storage_key"] for f in sources or [] if f.get("storage_key"))
+        return rows[0][0], keys
 
     def item_with_key(
         self, session: Session, *, dataset_id: int, path: str, name: str, key: str

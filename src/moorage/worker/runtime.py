@@ -9,10 +9,12 @@ from __future__ import annotations
 import random
 import threading
 import uuid
+from collections.abc import Sequence
 
 import dramatiq
 import structlog
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.common import dq_name
 from sqlalchemy.exc import OperationalError
 
 from moorage.context import AppContext
@@ -26,11 +28,18 @@ from moorage.worker.dispatch import (
 from moorage.worker.leases import Leases, heartbeat_every, reconcile_interval
 from moorage.worker.reconciler import Reconciler
 from moorage.worker.repository import job_repository
+from moorage.worker.sending import enqueue_many
 from moorage.worker.tasks import TransientJobError, process_job
 
 log = structlog.get_logger(__name__)
 
 QUEUE = "moorage"
+#: syncs have a queue of their own, so a sync never waits behind a backlog of processing jobs
+#: (each queue has its own consumer), and a higher priority (lower number) than processing, so
+#: a worker thread that has both at hand takes the sync first
+SYNC_QUEUE = "moorage-syncs"
+QUEUES = (QUEUE, SYNC_QUEUE)
+SYNC_PRIORITY, PROCESSING_PRIORITY = 0, 10
 #: retry delays after a transient storage error: 1 s, 2 s, 4 s ... at most 30 s, +-20 %
 RETRY_MIN_MS = 1_000
 RETRY_MAX_MS = 30_000
@@ -71,15 +80,15 @@ class Runtime:
             broker=self.broker,
             actor_name="process_slot",
             queue_name=QUEUE,
-            priority=0,
+            priority=PROCESSING_PRIORITY,
             options={"max_retries": 0, "time_limit": 6 * 3_600_000},
         )
         self.sync_actor: dramatiq.Actor[[str, int | None], None] = dramatiq.Actor(
             self._run_sync,
             broker=self.broker,
             actor_name="run_sync",
-            queue_name=QUEUE,
-            priority=0,
+            queue_name=SYNC_QUEUE,
+            priority=SYNC_PRIORITY,
             options={"max_retries": 0, "time_limit": 24 * 3_600_000},
         )
         self.cleanup_actor: dramatiq.Actor[[str, int | None], None] = dramatiq.Actor(
@@ -179,14 +188,14 @@ class Runtime:
             self.sync_actor.send(str(sync_id), attempt)
 
     def send(self, job_ids: list[uuid.UUID]) -> None:
-        """Send new jobs (or ones put back by hand): whichever message comes first runs them."""
-        for job_id in job_ids:
-            self.actor.send(str(job_id), None)
+        """Send new jobs (or ones put back by hand): whichever message comes first runs them.
+        One message a job, all of them in one pipeline (``sending.py``)."""
+        self._send_for([(job_id, None) for job_id in job_ids])
 
-    def _send_for(self, jobs: list[tuple[uuid.UUID, int]]) -> None:
+    def _send_for(self, jobs: Sequence[tuple[uuid.UUID, int | None]]) -> None:
         """Send jobs for their current attempt: a copy sent earlier for it then takes nothing."""
-        for job_id, attempt in jobs:
-            self.actor.send(str(job_id), attempt)
+        message = self.actor.message_with_options
+        enqueue_many(self.broker, [message(args=(str(j), attempt)) for j, attempt in jobs])
 
     def install(self) -> None:
         """Jobs committed from now on in this process are sent through this runtime."""
@@ -197,7 +206,7 @@ class Runtime:
 
     def start_workers(self, *, reconcile_every: float | None = None) -> None:
         every = reconcile_every or reconcile_interval(self.ctx.settings)
-        self.worker = dramatiq.Worker(self.broker, queues={QUEUE}, worker_threads=self.threads)
+        self.worker = dramatiq.Worker(self.broker, queues=set(QUEUES), worker_threads=self.threads)
         self.worker.start()
         self._reconciler = threading.Thread(
             target=self._reconcile_loop, args=(every,), name="moorage-reconciler", daemon=True
@@ -232,7 +241,13 @@ class Runtime:
     def join(self) -> None:
         """Wait until every message sent so far is processed (in-process broker only)."""
         assert isinstance(self.broker, StubBroker)
-        self.broker.join(QUEUE, fail_fast=True)
+        broker = self.broker
+        while True:  # a sync's page sends jobs: go round until both queues are done
+            for queue in QUEUES:
+                broker.join(queue, fail_fast=True)
+            names = [n for q in QUEUES for n in (q, dq_name(q)) if n in broker.queues]
+            if not any(broker.queues[n].unfinished_tasks for n in names):
+                break
         if self.worker is not None:
             self.worker.join()
 
