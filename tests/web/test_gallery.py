@@ -193,6 +193,25 @@ def test_browse_view_fix_and_sign_out(browser: Browser, gallery: Gallery) -> Non
     context.close()
 
 
+def test_a_video_streams_over_hls_in_the_viewer(browser: Browser, gallery: Gallery) -> None:
+    """The clip's hq playlist, played with the vendored hls.js: its segments decode and the
+    video plays forward."""
+    context = browser.new_context()
+    page = context.new_page()
+    _sign_in(page, gallery)
+    page.goto(f"{gallery.url}/datasets/scans/items/{gallery.items['clip.mp4']}")
+    video = page.locator(".stream video")
+    expect(video).to_have_count(1)
+    page.wait_for_function("() => document.querySelector('.viewer').dataset.streamLoaded === '1'")
+    size = video.evaluate("v => [v.videoWidth, v.videoHeight, Math.round(v.duration)]")
+    assert size == [160, 120, 2]
+    video.evaluate("v => { v.muted = true; return v.play(); }")
+    page.wait_for_function("() => document.querySelector('.stream video').currentTime > 0.5")
+    expect(page.locator(".stream .stream-state")).to_have_text("Stream (HLS): playing")
+    _shot(page, gallery, "stream")
+    context.close()
+
+
 def test_another_teams_pages_and_media_are_404(browser: Browser, gallery: Gallery) -> None:
     context = browser.new_context()
     page = context.new_page()

@@ -17,10 +17,11 @@ _TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 # still escapes <, >, & and ' so a name holding "</script>" stays data
 _TEMPLATES.env.policies["json.dumps_function"] = lambda value, **_: orjson.dumps(value).decode()
 #: scripts and styles from this site only; images from this site (media may redirect to a
-#: signed URL of the team's bucket, hence https: for img-src and media-src)
+#: signed URL of the team's bucket, hence https: for img-src and media-src, and for connect-src:
+#: hls.js fetches a playlist's segments, signed URLs of the bucket on cloud storage)
 PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: https:; "
-    "media-src 'self' blob: https:; connect-src 'self'; frame-ancestors 'none'; "
+    "media-src 'self' blob: https:; connect-src 'self' https:; frame-ancestors 'none'; "
     "form-action 'self'; base-uri 'none'"
 )
 

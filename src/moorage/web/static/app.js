@@ -195,6 +195,30 @@ function windowPresets(controls, img) {
   controls.append(select);
 }
 
+// HLS: the slot's hq playlist (re-signed by moorage on every request) played with hls.js, or by
+// the browser itself where it plays HLS natively.
+function streamPlayer(box, slot) {
+  const hls = slot.hls_segments && slot.hls_segments.high_quality;
+  if (!hls || !hls.url) return;
+  const section = el("div", { class: "stream" });
+  const video = el("video", { controls: "", preload: "metadata", "aria-label": `${slot.file_name}: HLS stream` });
+  const state = el("p", { class: "stream-state", "aria-live": "polite" }, "Stream (HLS): ready");
+  section.append(el("h3", {}, "Stream"), video, state);
+  box.append(section);
+  video.addEventListener("playing", () => { state.textContent = "Stream (HLS): playing"; });
+  video.addEventListener("loadeddata", () => { box.dataset.streamLoaded = "1"; });
+  if (window.Hls && window.Hls.isSupported()) {
+    const player = new window.Hls({ enableWorker: false });
+    player.on(window.Hls.Events.ERROR, (_, data) => { if (data.fatal) state.textContent = `Stream (HLS): ${data.details}`; });
+    player.loadSource(hls.url);
+    player.attachMedia(video);
+  } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
+    video.src = hls.url;
+  } else {
+    state.textContent = "Stream (HLS): this browser cannot play it";
+  }
+}
+
 function enhanceViewers() {
   const data = document.getElementById("item-data");
   if (!data) return;
@@ -205,6 +229,7 @@ function enhanceViewers() {
     const slot = item.slots[Number(box.dataset.slot)];
     if (slot.type === "image" && !(slot.sections && slot.sections.length > 1)) imageViewer(box, slot);
     else sectionViewer(box, slot);
+    if (slot.type === "video" && slot.streamable) streamPlayer(box, slot);
   }
 }
 
