@@ -76,6 +76,8 @@ class TestHostileInput:
             ("colour=red", "colour"),
             ("statuses=75611", "statuses"),
             ("statuses[]=annotated", "statuses"),
+            ("slot_types[]=-2709", "slot_types"),
+            ("slot_types=image,movie", "slot_types"),
             ("page[size]=1&page[size]=2", "page[size]"),
         ],
     )

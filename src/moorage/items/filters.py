@@ -28,6 +28,8 @@ STATUSES = (
     "new", "annotate", "review", "complete",
     "processing", "error", "cancelled", "uploading", "archived",
 )  # fmt: skip
+#: what ``slot_types`` may hold: the slot types items have, and ``nifti`` (a volume's own kind)
+SLOT_TYPES = ("image", "video", "pdf", "dicom", "nifti")
 #: what ``source_statuses`` may hold: ``missing`` (a sync found the file gone) or ``present``
 SOURCE_STATUSES = ("missing", "present")
 
@@ -97,7 +99,7 @@ def _build(raw: Mapping[str, list[Any]]) -> ItemFilters:
         item_names=_texts(raw.get("item_names", []), "item_names"),
         item_paths=[normalize_path(p) for p in _texts(raw.get("item_paths", []), "item_paths")],
         statuses=_one_of(raw.get("statuses", []), "statuses", STATUSES),
-        slot_types=_texts(raw.get("slot_types", []), "slot_types"),
+        slot_types=_one_of(raw.get("slot_types", []), "slot_types", SLOT_TYPES),
         source_statuses=_one_of(raw.get("source_statuses", []), "source_statuses", SOURCE_STATUSES),
     )
 

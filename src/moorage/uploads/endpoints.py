@@ -10,11 +10,19 @@ from starlette.concurrency import run_in_threadpool
 from moorage.deps import BaseUrlDep, CtxDep, PathTeamDep, SessionDep
 from moorage.kit.responses import FastJSONResponse
 from moorage.kit.routing import api_router
+from moorage.kit.schemas import ErrorBody
 from moorage.uploads.errors import UploadTooLarge
 from moorage.uploads.schemas import UploadRequest
 from moorage.uploads.service import upload_service
 
 router = api_router(tags=["uploads"])
+
+_GONE: dict[int | str, dict[str, Any]] = {
+    410: {"model": ErrorBody, "description": "The upload expired: register it again"}
+}
+_REFUSED: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorBody, "description": "The upload URL is forged or altered"}
+}
 
 #: a PUT body is held in memory up to this size, then on disk, until the storage takes it
 _SPOOL_BYTES = 8 * 1024 * 1024
@@ -29,14 +37,14 @@ def register_upload(
     )
 
 
-@router.get("/v2/teams/{team}/items/uploads/{upload_id}/sign")
+@router.get("/v2/teams/{team}/items/uploads/{upload_id}/sign", responses=_GONE)
 def sign_upload(
     session: SessionDep, team: PathTeamDep, ctx: CtxDep, url: BaseUrlDep, upload_id: uuid.UUID
 ) -> dict[str, str]:
     return upload_service.sign(session, team, upload_id=upload_id, ctx=ctx, base_url=url)
 
 
-@router.post("/v2/teams/{team}/items/uploads/{upload_id}/confirm")
+@router.post("/v2/teams/{team}/items/uploads/{upload_id}/confirm", responses=_GONE)
 def confirm_upload(
     session: SessionDep, team: PathTeamDep, ctx: CtxDep, upload_id: uuid.UUID
 ) -> dict[str, Any]:
@@ -71,7 +79,7 @@ async def _spool(request: Request, limit: int) -> tuple[IO[bytes], int]:
     return spool, size
 
 
-@router.put("/v2/uploads/{token}", openapi_extra={"security": []})
+@router.put("/v2/uploads/{token}", openapi_extra={"security": []}, responses={**_GONE, **_REFUSED})
 async def put_upload(token: str, request: Request, ctx: CtxDep) -> Any:
     """The capability URL ``sign`` hands out for storage moorage writes itself: no API key;
     the signed token names the upload, its team and its size limit."""
