@@ -20,6 +20,7 @@ from moorage.datasets.endpoints import router as datasets_router
 from moorage.errors import MoorageError
 from moorage.items.endpoints import router as items_router
 from moorage.items.streaming import router as streaming_router
+from moorage.items.windowing import router as windowing_router
 from moorage.kit.body_limit import BodyLimit, BodyTooLarge, too_large
 from moorage.kit.error_render import render_error
 from moorage.kit.routing import MoorageRoute
@@ -134,6 +135,7 @@ def create_app(
         storages_router,
         registration_router,
         streaming_router,  # before items_router: its slot paths would take .../hls/...
+        windowing_router,  # likewise .../slices/...
         items_router,
         syncs_router,
         releases_router,

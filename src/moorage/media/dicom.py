@@ -42,7 +42,7 @@ from moorage.media.dicom_geometry import (
 from moorage.media.limits import NO_LIMITS, Limits
 from moorage.media.render import array_to_8bit, thumbnail_of, write_section
 
-__all__ = ["process_dicom", "render_frame"]
+__all__ = ["process_dicom", "render_frame", "window_of"]
 
 
 def _window(ds: Dataset) -> tuple[float, float] | None:
@@ -61,6 +61,11 @@ def _window(ds: Dataset) -> tuple[float, float] | None:
     except (TypeError, ValueError):
         return None
     return (c, w) if w >= 1 else None
+
+
+def window_of(ds: Dataset) -> tuple[float, float] | None:
+    """The file's first window ``(center, width)`` (also from the functional groups), or None."""
+    return _window(ds)
 
 
 def _rescale(ds: Dataset) -> tuple[float, float]:
