@@ -16,7 +16,10 @@ from PIL import Image
 from pydicom.pixels.processing import apply_modality_lut
 
 from moorage.context import AppContext
+from moorage.errors import Conflict
+from moorage.items.slices import locate
 from moorage.media.windowing import nifti_values, windowed
+from moorage.models import Slot
 from tests.conftest import make_team
 from tests.helpers import REGISTER, jpeg_bytes, make_storage
 from tests.items.test_hls_serving import ITEMS, run_jobs
@@ -215,3 +218,45 @@ class TestS3OnMoto:
         (item,) = _register(api, [{"name": "ct.dcm", "storage_key": "scans/ct.dcm"}], "s3")
         assert run_jobs(ctx) == ["done"]
         np.testing.assert_array_equal(_values(api.get(_slice_url(item, 1))), _hu())
+
+
+class TestLocate:
+    """Which file holds a slice, from the slot alone (no storage, no database)."""
+
+    def _slot(self, kind: str, total: int, meta: dict, files: list | None = None) -> Slot:
+        return Slot(
+            slot_name="0", kind=kind, type="dicom", file_name="a.dcm", storage_key="k/a.dcm",
+            meta=meta, total_sections=total, source_files=files,
+        )  # fmt: skip
+
+    def test_a_series_follows_the_workers_file_names(self) -> None:
+        files = [{"storage_key": f"s/{n}.dcm", "file_name": f"{n}.dcm"} for n in "abc"]
+        series = [
+            {"file": "00002-c.dcm", "frames": 1, "first_section": 1},
+            {"file": "00000-a.dcm", "frames": 2, "first_section": 2},
+        ]
+        slot = self._slot("dicom", 3, {"series": series}, files)
+        assert (locate(slot, 1).storage_key, locate(slot, 1).frame) == ("s/c.dcm", 0)
+        assert (locate(slot, 3).storage_key, locate(slot, 3).frame) == ("s/a.dcm", 1)
+
+    def test_an_order_not_known_is_409_naming_the_slice(self) -> None:
+        files = [{"storage_key": f"s/{n}.dcm", "file_name": f"{n}.dcm"} for n in "ab"]
+        for meta in ({}, {"series": [{"file": "b.dcm", "frames": 2, "first_section": 1}]},
+                     {"series": [{"file": "00007-x.dcm", "frames": 2, "first_section": 1}]},
+                     {"series": "nonsense"}):  # fmt: skip
+            with pytest.raises(Conflict) as caught:
+                locate(self._slot("dicom", 2, meta, files), 1)
+            assert caught.value.field == "slice"
+        with pytest.raises(Conflict):
+            locate(
+                self._slot("nifti", 2, {"views": [{"axis": "Q", "first_section": 1, "count": 2}]}),
+                1,
+            )
+
+    def test_nifti_views_give_axis_and_index(self) -> None:
+        views = [
+            {"axis": "S", "first_section": 1, "count": 10},
+            {"axis": "A", "first_section": 11, "count": 5},
+        ]
+        source = locate(self._slot("nifti", 15, {"views": views}), 13)
+        assert (source.axis, source.index) == (1, 2)

@@ -149,7 +149,9 @@ function sectionViewer(box, slot) {
   const prev = el("button", { type: "button" }, "‹ Previous");
   const next = el("button", { type: "button" }, "Next ›");
   controls.append(prev, range, next);
-  let index = 0, playing = null;
+  const stage = el("div", { class: "stage" });
+  stage.append(img);
+  let index = 0, playing = null, windowed = null;
   const fps = typeof slot.fps === "number" ? slot.fps : (slot.metadata && slot.metadata.native_fps) || 25;
   const show = (i, quality) => {
     index = Math.min(sections.length - 1, Math.max(0, i));
@@ -160,6 +162,7 @@ function sectionViewer(box, slot) {
     range.value = String(index + 1);
     counter.textContent = `${noun} ${index + 1} / ${sections.length}` + (slot.type === "video" ? ` · ${fps} fps` : "");
     box.dataset.index = String(index + 1);
+    if (windowed) windowed(index);
   };
   prev.addEventListener("click", () => show(index - 1, "hq"));
   next.addEventListener("click", () => show(index + 1, "hq"));
@@ -172,8 +175,8 @@ function sectionViewer(box, slot) {
     else if (e.key === "End") show(sections.length - 1, "hq");
     else if (e.key === " " && slot.type === "video") { e.preventDefault(); toggle(); }
   });
-  img.addEventListener("wheel", (e) => { e.preventDefault(); show(index + (e.deltaY > 0 ? 1 : -1), "hq"); });
-  box.append(img, counter, controls);
+  stage.addEventListener("wheel", (e) => { e.preventDefault(); show(index + (e.deltaY > 0 ? 1 : -1), "hq"); });
+  box.append(stage, counter, controls);
   const toggle = () => {
     if (playing) { clearInterval(playing); playing = null; play.textContent = "Play"; show(index, "hq"); return; }
     play.textContent = "Pause";
@@ -181,18 +184,16 @@ function sectionViewer(box, slot) {
   };
   const play = el("button", { type: "button" }, "Play");
   if (slot.type === "video") { play.addEventListener("click", toggle); controls.prepend(play); }
-  if (slot.type === "dicom" || slot.type === "nifti") windowPresets(controls, img);
+  if (windowable(slot)) windowed = window.moorageWindowing.attach(box, slot, img, controls);
   show(0, "hq");
 }
 
-// Window/level presets on the rendered slices (their 8-bit greys, as stored): contrast and
-// brightness of the image, not a re-windowing of the original values.
-function windowPresets(controls, img) {
-  const presets = { Default: "none", Bright: "brightness(1.5)", Contrast: "contrast(1.8)", Soft: "contrast(0.7) brightness(1.2)" };
-  const select = el("select", { "aria-label": "Window preset" });
-  for (const name of Object.keys(presets)) select.append(el("option", {}, name));
-  select.addEventListener("change", () => { img.style.filter = presets[select.value]; });
-  controls.append(select);
+// DICOM and NIfTI greyscale slices are windowed on their original values (windowing.js);
+// colour ones are shown as stored.
+function windowable(slot) {
+  if ((slot.type !== "dicom" && slot.type !== "nifti") || !window.moorageWindowing) return false;
+  const photometric = slot.metadata && slot.metadata.medical && slot.metadata.medical.photometric;
+  return !photometric || photometric === "MONOCHROME1" || photometric === "MONOCHROME2";
 }
 
 // HLS: the slot's hq playlist (re-signed by moorage on every request) played with hls.js, or by
