@@ -145,3 +145,38 @@ class TestEncoding:
         for center, width in ((0.0, 0.5), (float("nan"), 10.0), (0.0, float("inf"))):
             with pytest.raises(ValueError, match="window"):
                 window_png(data, center, width)
+
+
+class TestDicomSources:
+    """Files pydicom decodes only from the whole dataset (deflated; no preamble nor file meta,
+    read with ``force``) give the same values as pydicom's own reading."""
+
+    def test_deflated(self) -> None:
+        ds = pydicom.dcmread(PYDICOM_FILES / "image_dfl.dcm")
+        expected = apply_modality_lut(ds.pixel_array, ds)
+        np.testing.assert_array_equal(
+            dicom_values(PYDICOM_FILES / "image_dfl.dcm", 0).values, expected
+        )
+
+    def test_no_file_meta(self, tmp_path: Path) -> None:
+        ds = pydicom.dcmread(CT)
+        ds.preamble = None
+        del ds.file_meta
+        path = tmp_path / "bare.dcm"
+        pydicom.dcmwrite(path, ds, implicit_vr=True, little_endian=True, enforce_file_format=False)
+        assert path.read_bytes()[:4] == b"\x08\x00\x05\x00"  # straight into the dataset
+        np.testing.assert_array_equal(dicom_values(path, 0).values, dicom_values(CT, 0).values)
+
+    def test_one_frame_of_a_multi_frame_file(self, tmp_path: Path) -> None:
+        ds = pydicom.dcmread(CT)
+        stored = ds.pixel_array
+        frames = np.stack([stored + 10 * n for n in range(3)]).astype(stored.dtype)
+        ds.NumberOfFrames = 3
+        ds.PixelData = frames.tobytes()
+        path = tmp_path / "multi.dcm"
+        ds.save_as(path)
+        hu = dicom_values(CT, 0).values
+        for n in range(3):
+            np.testing.assert_array_equal(dicom_values(path, n).values, hu + 10 * n)
+        with pytest.raises(MediaError, match="holds 3 frames, not 4"):
+            dicom_values(path, 3)

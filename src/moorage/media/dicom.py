@@ -42,7 +42,7 @@ from moorage.media.dicom_geometry import (
 from moorage.media.limits import NO_LIMITS, Limits
 from moorage.media.render import array_to_8bit, thumbnail_of, write_section
 
-__all__ = ["process_dicom", "render_frame", "window_of"]
+__all__ = ["decodable", "process_dicom", "render_frame", "window_of"]
 
 
 def _window(ds: Dataset) -> tuple[float, float] | None:
@@ -124,8 +124,9 @@ def _linear(arr: NDArray[Any], ds: Dataset) -> NDArray[Any]:
     return arr.astype(np.float32) * slope + intercept
 
 
-def _frames(header: Header) -> Any:
-    """Decoded frames of one file, one at a time."""
+def decodable(header: Header) -> Any:
+    """What pydicom decodes the file's frames from: its path, or the dataset read whole
+    (deflated files, and files read with ``force``)."""
     source: Any = header.path
     meta = getattr(header.ds, "file_meta", None)
     syntax = meta.get("TransferSyntaxUID") if meta is not None else None
@@ -137,6 +138,12 @@ def _frames(header: Header) -> Any:
         if not hasattr(source, "file_meta") or "TransferSyntaxUID" not in source.file_meta:
             source.file_meta = pydicom.dataset.FileMetaDataset()
             source.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
+    return source
+
+
+def _frames(header: Header) -> Any:
+    """Decoded frames of one file, one at a time."""
+    source = decodable(header)
     try:
         yield from iter_pixels(source)
     except (ValueError, RuntimeError, NotImplementedError, OSError, AttributeError) as exc:

@@ -20,16 +20,15 @@ from typing import Any
 
 import nibabel as nib
 import numpy as np
-import pydicom
 from nibabel.filebasedimages import ImageFileError
 from numpy.typing import NDArray
 from PIL import Image
-from pydicom.errors import InvalidDicomError
 from pydicom.pixels.processing import apply_modality_lut
 from pydicom.pixels.utils import pixel_array
 
 from moorage.media.base import MediaError
-from moorage.media.dicom import window_of
+from moorage.media.dicom import decodable, window_of
+from moorage.media.dicom_geometry import read_header
 from moorage.media.render import array_to_8bit
 
 __all__ = [
@@ -64,20 +63,19 @@ class SliceValues:
 
 
 def dicom_values(path: Path, frame: int) -> SliceValues:
-    """Frame ``frame`` (0-based) of a DICOM file, after the modality LUT."""
-    try:
-        ds = pydicom.dcmread(path)
-    except (InvalidDicomError, OSError, ValueError, EOFError, AttributeError) as exc:
-        raise MediaError(f"not a readable DICOM file: {exc}", stage="probe") from exc
+    """Frame ``frame`` (0-based) of a DICOM file, after the modality LUT. Only that frame is
+    read and decoded (but for deflated files, which pydicom decodes from the whole dataset)."""
+    header = read_header(path)
+    ds = header.ds
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
     if photometric not in _GREY or int(ds.get("SamplesPerPixel") or 1) != 1:
         message = f"{photometric} pixels are colours: a window does not apply"
         raise MediaError(message, stage="slices")
-    frames = int(ds.get("NumberOfFrames") or 1)
-    if not 0 <= frame < frames:
-        raise MediaError(f"the file holds {frames} frames, not {frame + 1}", stage="slices")
+    if not 0 <= frame < header.frames:
+        message = f"the file holds {header.frames} frames, not {frame + 1}"
+        raise MediaError(message, stage="slices")
     try:
-        stored = pixel_array(ds, index=frame)
+        stored = pixel_array(decodable(header), index=frame)
     except (ValueError, RuntimeError, NotImplementedError, OSError, AttributeError) as exc:
         raise MediaError(f"cannot decode pixel data: {exc}", stage="decode") from exc
     values = np.asarray(apply_modality_lut(stored, ds), dtype=np.float64)
