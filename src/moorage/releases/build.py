@@ -110,10 +110,12 @@ def _write(
                 if release is None or release.attempts != token:
                     raise _Lost()
                 rows = release_repository.items_page(session, release, after=after, size=PAGE)
-                slots = release_repository.slots_of(session, [r["id"] for r in rows])
+                ids = [r["id"] for r in rows]
+                slots = release_repository.slots_of(session, ids)
+                tags = release_repository.tags_of(session, ids)
             for row in rows:
                 item_slots = slots.get(row["id"], [])
-                document = item_document(row, item_slots, links)
+                document = item_document(row, item_slots, links, tags.get(row["id"], ()))
                 zf.writestr(entry_name(row), orjson.dumps(document, option=orjson.OPT_INDENT_2))
                 images += is_image(item_slots)
             items += len(rows)

@@ -3,7 +3,7 @@
 
 Pure: plain row mappings in, a dict out. The URLs point at moorage's release file endpoints;
 with ``include_export_token`` they carry the release token, else they need the team's API key
-(which darwin-py sends for file downloads).
+(which darwin-py sends for file downloads). The only annotations are the item's tags.
 """
 
 from __future__ import annotations
@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-__all__ = ["SCHEMA_REF", "ReleaseLinks", "entry_name", "is_image", "item_document"]
+__all__ = [
+    "SCHEMA_REF",
+    "ReleaseLinks",
+    "entry_name",
+    "is_image",
+    "item_document",
+    "tag_annotations",
+]
 
 SCHEMA_REF = "https://darwin-public.s3.eu-west-1.amazonaws.com/darwin_json/2.0/schema.json"
 
@@ -78,8 +85,32 @@ def slot_document(slot: Mapping[Any, Any], links: ReleaseLinks) -> dict[str, Any
     return out
 
 
+def tag_annotations(
+    item_id: uuid.UUID, slots: Sequence[Mapping[Any, Any]], tags: Sequence[tuple[str, str | None]]
+) -> list[dict[str, Any]]:
+    """The item's tags as Darwin JSON 2.0 tag annotations, as V7 exports an item's tags: on its
+    first slot, a tag's text as its ``text`` sub-annotation, with an id that is the same in
+    every release (from the item and the tag's name)."""
+    slot_names = [str(slots[0]["slot_name"])] if slots else []
+    out: list[dict[str, Any]] = []
+    for name, text in tags:
+        annotation: dict[str, Any] = {
+            "id": str(uuid.uuid5(item_id, name)),
+            "name": name,
+            "slot_names": slot_names,
+            "tag": {},
+        }
+        if text is not None:
+            annotation["text"] = {"text": text}
+        out.append(annotation)
+    return out
+
+
 def item_document(
-    item: Mapping[Any, Any], slots: Sequence[Mapping[Any, Any]], links: ReleaseLinks
+    item: Mapping[Any, Any],
+    slots: Sequence[Mapping[Any, Any]],
+    links: ReleaseLinks,
+    tags: Sequence[tuple[str, str | None]] = (),
 ) -> dict[str, Any]:
     item_id = str(item["id"])
     gallery = f"{links.base_url}/datasets/{links.dataset_slug}"
@@ -101,7 +132,7 @@ def item_document(
             },
             "slots": [slot_document(s, links) for s in slots],
         },
-        "annotations": [],
+        "annotations": tag_annotations(item["id"], slots, tags),
     }
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import Table, Uuid, and_, bindparam, func, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
 
-from moorage.models import Item, Release, Section, Slot, StorageConfig, Team
+from moorage.models import Item, ItemTag, Release, Section, Slot, StorageConfig, Team
 from moorage.models.base import utcnow
 
 __all__ = ["release_repository"]
@@ -20,6 +20,7 @@ __all__ = ["release_repository"]
 items_t = cast(Table, Item.__table__)
 slots_t = cast(Table, Slot.__table__)
 sections_t = cast(Table, Section.__table__)
+tags_t = cast(Table, ItemTag.__table__)
 
 
 teams_t = cast(Table, Team.__table__)
@@ -177,6 +178,22 @@ class ReleaseRepository:
         ).mappings()
         for row in rows:
             out.setdefault(row["item_id"], []).append(row)
+        return out
+
+    def tags_of(
+        self, session: Session, item_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[tuple[str, str | None]]]:
+        """Each item's tags (name, text), by name (items without tags are absent)."""
+        out: dict[uuid.UUID, list[tuple[str, str | None]]] = {}
+        if not item_ids:
+            return out
+        rows = session.execute(
+            select(tags_t.c.item_id, tags_t.c.name, tags_t.c.value)
+            .where(tags_t.c.item_id.in_(item_ids))
+            .order_by(tags_t.c.item_id, tags_t.c.name)
+        )
+        for item_id, name, value in rows:
+            out.setdefault(item_id, []).append((name, value))
         return out
 
     def section_hq_key(self, session: Session, slot_id: uuid.UUID, index: int) -> str | None:

@@ -57,9 +57,10 @@ def _check_credential_url(policy: EgressPolicy, url: str, what: str) -> None:
         raise EndpointRefused(f"{what} is refused: {exc.message}", field="credentials") from None
 
 
-#: the providers whose adapter signs PUT URLs (``StorageAdapter.sign_put``); the others' uploads
-#: go through the server
-SIGNS_PUTS = frozenset({"aws", "minio"})
+#: the providers whose adapter may sign PUT URLs (``StorageAdapter.sign_put``; GCS only with a
+#: key to sign with); the others' uploads go through the server. Not Azure: its Put Blob needs an
+#: ``x-ms-blob-type`` header that darwin-py's raw PUT does not send (decisions/0039)
+SIGNS_PUTS = frozenset({"aws", "minio", "gcp"})
 
 
 def signs_puts(provider: str) -> bool:

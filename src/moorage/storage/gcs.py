@@ -373,6 +373,14 @@ class GCSStorage(StorageAdapter):
             raise BucketNotFound(f"Bucket {self.bucket_name!r} does not exist.") from None
 
     def sign_url(self, key: str, *, expires_in: int) -> str | None:
+        return self._sign(key, "GET", expires_in)
+
+    def sign_put(self, key: str, *, expires_in: int) -> str | None:
+        """A V4 signed PUT: the client sends the bytes straight to the bucket. No headers are
+        signed (darwin-py sends none but Content-Length), so any Content-Type is accepted."""
+        return self._sign(key, "PUT", expires_in)
+
+    def _sign(self, key: str, method: str, expires_in: int) -> str | None:
         self.check_key(key)
         if self._signer is None:
             return None  # no key to sign with (e.g. user credentials): the server streams
@@ -382,9 +390,9 @@ class GCSStorage(StorageAdapter):
             lambda: blob.generate_signed_url(
                 version="v4",
                 expiration=timedelta(seconds=expires_in),
-                method="GET",
+                method=method,
                 credentials=signer,
-                api_access_endpoint=self.endpoint_url or "https://storage.googleapis.com",
+                api_access_endpoint=self.endpoint_url or DEFAULT_ENDPOINT,
             ),
             action="sign",
             key=key,
