@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import structlog
 from sqlalchemy.orm import Session
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 from moorage.context import AppContext
 from moorage.datasets.service import dataset_service
 from moorage.errors import PayloadTooLarge, ValidationFailed
+from moorage.kit.gcpause import gc_paused
 from moorage.models import Dataset, StorageConfig, Team
 from moorage.models.base import utcnow
 from moorage.ops import metrics
@@ -52,10 +54,40 @@ class RegistrationService:
         dataset, storage, adapter = self._target(session, team, payload, ctx)
         # read-only storage whose derivatives moorage makes elsewhere is processed as read-write
         readonly = not storage.makes_derivatives or force_readonly
-        items = [normalize_item(i, raw) for i, raw in enumerate(payload.items)]
-        expand(items, max_frames=ctx.settings.max_frames_per_slot)
+        # the bulk steps build objects that all live to the end: no collection midway (the
+        # storage checks between them may wait on the network, so the collector runs there)
+        with gc_paused():
+            items = [normalize_item(i, raw) for i, raw in enumerate(payload.items)]
+            expand(items, max_frames=ctx.settings.max_frames_per_slot)
         self._check(session, dataset.id, items, adapter, readonly=readonly)
+        with gc_paused():
+            result = self._write(
+                session,
+                items,
+                team=team,
+                dataset=dataset,
+                storage=storage,
+                options=dict(payload.options or {}),
+                base_url=base_url,
+                readonly=readonly,
+            )
+        self._report(result, team, dataset, storage, seconds=time.perf_counter() - started)
+        return result
 
+    def _write(
+        self,
+        session: Session,
+        items: list[ItemIn],
+        *,
+        team: Team,
+        dataset: Dataset,
+        storage: StorageConfig,
+        options: dict[str, Any],
+        base_url: str,
+        readonly: bool,
+    ) -> RegistrationResult:
+        """The rows of the items that passed every check, written and flushed; the jobs sent
+        after the commit."""
         accepted = [i for i in items if not i.blocked]
         now = utcnow()
         rows = build_rows(
@@ -64,7 +96,7 @@ class RegistrationService:
             dataset_id=dataset.id,
             storage_id=storage.id,
             readonly=readonly,
-            options=dict(payload.options or {}),
+            options=options,
             now=now,
         )
         inserted = registration_repository.write(session, rows, dataset.id)
@@ -74,7 +106,7 @@ class RegistrationService:
         job_ids = [r[0] for r in rows.jobs.rows if r[1] in inserted]
         session.flush()
         send_after_commit(session, job_ids)
-        result = RegistrationResult(
+        return RegistrationResult(
             registered=[i for i in accepted if i.id in inserted],
             blocked=[i for i in items if i.blocked],
             job_ids=job_ids,
@@ -84,8 +116,6 @@ class RegistrationService:
             registered_at=now,
             base_url=base_url,
         )
-        self._report(result, team, dataset, storage, seconds=time.perf_counter() - started)
-        return result
 
     def _target(
         self, session: Session, team: Team, payload: RegisterRequest, ctx: AppContext
