@@ -104,3 +104,21 @@ class TestNewUuids:
         for value in ids[:50]:
             assert (value.version, value.variant) == (4, uuid.RFC_4122)
             assert uuid.UUID(str(value)) == value and hash(uuid.UUID(value.hex)) == hash(value)
+
+    def test_ascending_ids_are_as_random_and_come_in_order(self) -> None:
+        ids = new_uuids(1000, ascending=True)
+        assert ids == sorted(ids) and len(set(ids)) == 1000
+        assert [i.hex for i in ids] == sorted(i.hex for i in ids)  # the stored text sorts alike
+        assert all((i.version, i.variant) == (4, uuid.RFC_4122) for i in ids)
+        assert new_uuids(1000) != sorted(new_uuids(1000))  # not ascending unless asked
+
+    def test_rows_get_ids_in_the_order_they_are_written(self) -> None:
+        raw = [
+            {"name": f"{n}.jpg", "slots": [{"slot_name": s, "storage_key": f"{n}{s}.jpg"}
+                                           for s in "ab"]}
+            for n in range(50)
+        ]  # fmt: skip
+        _, rows = _rows(raw)
+        for bulk in (rows.items, rows.slots, rows.jobs):
+            ids = [r[0] for r in bulk.rows]
+            assert ids == sorted(ids)

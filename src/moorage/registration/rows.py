@@ -127,7 +127,9 @@ def _source_files(slot: SlotIn) -> list[dict[str, str]] | None:
 def _assign_ids(items: Sequence[ItemIn], *, jobs: bool) -> list[uuid.UUID]:
     """Ids for the items and their slots; returns the jobs' ids (one a slot) if ``jobs``."""
     slots = sum(len(i.slots) for i in items)
-    ids = iter(new_uuids(len(items) + slots * (2 if jobs else 1)))
+    # ascending in the order the rows are written: each id index (and each foreign key check
+    # of slots and jobs) is visited in order
+    ids = iter(new_uuids(len(items) + slots * (2 if jobs else 1), ascending=True))
     for item in items:
         item.id = next(ids)
         for slot in item.slots:
