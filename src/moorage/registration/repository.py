@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 import psycopg
-from sqlalchemy import JSON, Table, select, text, tuple_
+from sqlalchemy import JSON, Table, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -99,16 +99,32 @@ class RegistrationRepository:
     def existing_names(
         self, session: Session, dataset_id: int, pairs: Sequence[tuple[str, str]]
     ) -> set[tuple[str, str]]:
-        """Which (path, name) pairs the dataset already holds."""
-        found: set[tuple[str, str]] = set()
-        for chunk in _chunks(pairs, 500):
+        """Which (path, name) pairs the dataset already holds: one statement, the pairs sent
+        as one parameter (a JSON array on SQLite, two arrays on PostgreSQL), each looked up in
+        the (dataset, path, name) index."""
+        if not pairs:
+            return set()
+        if _is_postgres(session):
             rows = session.execute(
-                select(Item.path, Item.name).where(
-                    Item.dataset_id == dataset_id, tuple_(Item.path, Item.name).in_(chunk)
-                )
+                text(
+                    "SELECT i.path, i.name FROM unnest(CAST(:paths AS text[]), "
+                    "CAST(:names AS text[])) AS j(path, name) JOIN items AS i "
+                    "ON i.dataset_id = :dataset AND i.path = j.path AND i.name = j.name"
+                ),
+                {
+                    "paths": [p for p, _ in pairs],
+                    "names": [n for _, n in pairs],
+                    "dataset": dataset_id,
+                },
             )
-            found.update((p, n) for p, n in rows)
-        return found
+        else:
+            rows = session.connection().exec_driver_sql(
+                "SELECT i.path, i.name FROM json_each(?) AS j CROSS JOIN items AS i "
+                "WHERE i.dataset_id = ? AND i.path = json_extract(j.value, '$[0]') "
+                "AND i.name = json_extract(j.value, '$[1]')",
+                (orjson.dumps(pairs).decode(), dataset_id),
+            )
+        return {(p, n) for p, n in rows}
 
     def insert_items(self, session: Session, bulk: Bulk) -> set[uuid.UUID]:
         """Insert items; a (dataset, path, name) that exists already is skipped, not an error.

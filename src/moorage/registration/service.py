@@ -59,7 +59,8 @@ class RegistrationService:
         with gc_paused():
             items = [normalize_item(i, raw) for i, raw in enumerate(payload.items)]
             expand(items, max_frames=ctx.settings.max_frames_per_slot)
-        self._check(session, dataset.id, items, adapter, readonly=readonly)
+            self._check_without_storage(session, dataset.id, items, readonly=readonly)
+        self._check_storage(items, adapter)
         with gc_paused():
             result = self._write(
                 session,
@@ -138,28 +139,24 @@ class RegistrationService:
             ) from None
         return dataset, storage, adapter
 
-    def _check(
-        self,
-        session: Session,
-        dataset_id: int,
-        items: list[ItemIn],
-        adapter: StorageAdapter,
-        *,
-        readonly: bool,
+    def _check_without_storage(
+        self, session: Session, dataset_id: int, items: list[ItemIn], *, readonly: bool
     ) -> None:
-        """Every check after the item's own, cheapest first: a blocked item skips the rest."""
+        """The checks before the storage's, cheapest first: a blocked item skips the rest."""
         self._check_types_and_fields(items, readonly=readonly)
         check_key_syntax(items)
         self._block_duplicates(session, dataset_id, items)
+
+    @staticmethod
+    def _check_storage(items: list[ItemIn], adapter: StorageAdapter) -> None:
+        """The checks that read the storage, for the items no earlier check blocked."""
         resolve_unknown_types(items, adapter)
         check_keys_exist(items, adapter)
         check_manifests(items, adapter)
 
     def check_without_files(self, session: Session, dataset_id: int, items: list[ItemIn]) -> None:
         """The checks that need no stored file, for items whose files come later (uploads)."""
-        self._check_types_and_fields(items, readonly=False)
-        check_key_syntax(items)
-        self._block_duplicates(session, dataset_id, items)
+        self._check_without_storage(session, dataset_id, items, readonly=False)
 
     @staticmethod
     def _report(
