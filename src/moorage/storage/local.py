@@ -289,37 +289,80 @@ class LocalStorage(StorageAdapter):
         return None
 
     def check_many(self, keys: Iterable[str]) -> dict[str, StorageError | None]:
-        """Existence of many keys with one ``lstat`` each.
+        """Existence of many keys: a folder holding many of them is read once (``scandir``),
+        any other key, and any key that read did not show, costs one ``lstat``.
 
         Folder resolution (symlinks included) is done once per folder for this call, and a key
         that is itself a symlink is resolved in full, so nothing outside the root is reachable.
         """
+        unique = list(dict.fromkeys(keys))
+        wanted: dict[str, set[str]] = {}
+        for key in unique:
+            folder, _, name = key.rpartition("/")
+            wanted.setdefault(folder, set()).add(name)
         folders: dict[str, str | StorageError] = {}
+        listed: dict[str, dict[str, os.DirEntry[str]]] = {}
         out: dict[str, StorageError | None] = {}
-        for key in dict.fromkeys(keys):
+        for key in unique:
             try:
                 validate_key(key)
                 folder, _, name = key.rpartition("/")
                 real = folders.get(folder)
                 if real is None:
                     real = folders[folder] = self._real_folder(folder, key)
+                    if isinstance(real, str) and len(wanted[folder]) >= _SCAN_AT:
+                        listed[folder] = _scan(real, wanted[folder])
                 if isinstance(real, StorageError):
                     raise real
-                try:
-                    st = os.lstat(os.path.join(real, name))
-                except (FileNotFoundError, NotADirectoryError):
-                    raise ObjectNotFound(f"No file at storage key {key!r}.", key=key) from None
-                if stat.S_ISLNK(st.st_mode):
-                    self.head(key)
-                elif not stat.S_ISREG(st.st_mode):
-                    raise ObjectNotFound(f"Storage key {key!r} is a folder, not a file.", key=key)
+                self._check_file(key, os.path.join(real, name), listed.get(folder, {}).get(name))
                 out[key] = None
             except StorageError as exc:
                 out[key] = exc
         return out
+
+    def _check_file(self, key: str, path: str, entry: os.DirEntry[str] | None) -> None:
+        """``key`` (at ``path``) is a file: from its folder's entry when read, else by lstat."""
+        try:
+            if entry is None:
+                raise FileNotFoundError  # not read with its folder: looked at on its own
+            link, regular = entry.is_symlink(), entry.is_file(follow_symlinks=False)
+        except OSError:
+            try:
+                mode = os.lstat(path).st_mode
+            except (FileNotFoundError, NotADirectoryError):
+                raise ObjectNotFound(f"No file at storage key {key!r}.", key=key) from None
+            link, regular = stat.S_ISLNK(mode), stat.S_ISREG(mode)
+        if link:
+            self.head(key)
+        elif not regular:
+            raise ObjectNotFound(f"Storage key {key!r} is a folder, not a file.", key=key)
 
     def _real_folder(self, folder: str, key: str) -> str | StorageError:
         real = os.path.realpath(os.path.join(self.root, folder))
         if real != str(self.root) and not real.startswith(self._root_str):
             return InvalidKey(f"The storage key {key!r} leaves the storage folder.", key=key)
         return real
+
+
+#: a folder holding at least this many of the keys checked is read with one ``scandir``...
+_SCAN_AT = 64
+#: ...up to this many entries a key wanted: past that, its other keys are lstat'd one by one
+_SCAN_PER_KEY = 8
+
+
+def _scan(folder: str, names: set[str]) -> dict[str, os.DirEntry[str]]:
+    """The entries of ``folder`` called one of ``names``, from one ``scandir``: what it finds
+    needs no ``lstat`` (its type came with the listing); a name it does not find is lstat'd
+    as before (a case-insensitive disk, a file made meanwhile, a folder too large to read)."""
+    found: dict[str, os.DirEntry[str]] = {}
+    budget = _SCAN_PER_KEY * len(names)
+    try:
+        with os.scandir(folder) as entries:
+            for seen, entry in enumerate(entries):
+                if entry.name in names:
+                    found[entry.name] = entry
+                if seen >= budget:
+                    break
+    except OSError:
+        return {}
+    return found
