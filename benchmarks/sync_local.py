@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from synckit import Moorage, PeakRss, exit_on_sigterm, png_bytes
+from synckit import Moorage, PeakRss, cpu_seconds, exit_on_sigterm, png_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 PER_FOLDER = 1000
@@ -123,13 +123,18 @@ def first_sync(args: argparse.Namespace, files: Path, failures: list[str]) -> No
         dataset = m.dataset("million")
         storage = m.local_storage(files)
         pids = {name: proc.pid for name, proc in m.processes().items()}
+        cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
         with PeakRss(pids) as rss:
             secs, sync = m.sync(dataset, storage, "big/", timeout=3600)
+        used = ", ".join(f"{n} {cpu_seconds(p) - cpu[n]:.1f}" for n, p in pids.items())
         counts = sync["counts"]
         print(f"state {sync['state']}, counts {counts}, error {sync.get('error')}")
         rate = counts["registered"] / secs
         ok = sync["state"] == "complete" and counts["registered"] == args.files
         print(f"{args.files:,} files: {secs:.1f} s to complete ({rate:,.0f} items/s)")
+        print(
+            f"CPU s during the sync (PostgreSQL not counted): {used}; load {os.getloadavg()[0]:.2f}"
+        )
         print(time_bar("first", secs, ok, args.files, FIRST_FILES, FIRST_BAR_S, failures))
         peak = max(rss.peak_kib.values()) / 1024
         print(

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     job_heartbeat_timeout_seconds: float = 45
     #: keys a sync lists (and registers) per page; each page is one checkpointed transaction
     sync_page_size: int = Field(default=1000, ge=1, le=10_000)
+    #: on PostgreSQL, a sync registers the next page while the current one commits
+    sync_pages_ahead: bool = True
+    #: processing jobs run this many nice steps below the worker thread's priority (Linux), so
+    #: a sync registering items is not slowed by their thumbnails; 0: the same priority
+    processing_nice: int = Field(default=10, ge=0, le=19)
     #: a worker told to stop (SIGTERM) lets running jobs finish this long, then hands them back
     worker_grace_seconds: float = 20
 

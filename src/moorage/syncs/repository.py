@@ -12,7 +12,7 @@ from sqlalchemy import Table, and_, bindparam, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from moorage.models import Item, Job, Slot, Sync, SyncKey, Team
+from moorage.models import Folder, Item, Job, Slot, Sync, SyncKey, Team
 from moorage.models.base import utcnow
 from moorage.registration.repository import registration_repository
 from moorage.registration.rows import Bulk
@@ -240,6 +240,13 @@ class SyncRepository:
         )
         rows = [{"b_dataset": dataset_id, "b_storage": storage_id, "b_key": k} for k in keys]
         session.connection().execute(stmt, rows)
+
+    def stored_folders(self, session: Session, *, dataset_id: int, paths: set[str]) -> set[str]:
+        """Which of ``paths`` the dataset's folders table holds (committed)."""
+        rows = session.scalars(
+            select(Folder.path).where(Folder.dataset_id == dataset_id, Folder.path.in_(paths))
+        )
+        return set(rows)
 
     # -- what a diff does to items --
     def set_source_status(

@@ -5,17 +5,22 @@ results together with the checkpoint (cursor, counts, blocked) in one transactio
 token. Killed anywhere, the next run (sent by the reconciler once the heartbeat is stale)
 continues at the checkpoint: the page in flight was written whole or not at all.
 
-The next page is listed while the current one is registered, so a sync takes about as long as
-its listing. A watching sync ends each run after its pass (polling: the next run is sent with a
-delay of ``poll_seconds``) or after one window of bucket events (sent again at once).
+The next page is listed while the current one is registered, and on PostgreSQL two pages
+register at once (one's Python runs while the database works on the other's rows); each page's
+transaction commits after the one before it, so the checkpoint still covers every page before
+it (decision 0040). A watching sync ends each run after its pass (polling: the next run is
+sent with a delay of ``poll_seconds``) or after one window of bucket events (sent again at
+once).
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +29,8 @@ import structlog
 from moorage.context import AppContext
 from moorage.models.base import utcnow
 from moorage.storage.base import ListPage, StorageError
-from moorage.syncs.diff import Run, SyncLost, apply_page
+from moorage.syncs.diff import BLOCKED_KEPT, COUNTS, Run, SyncLost, apply_page
+from moorage.syncs.overlap import page_folders, shares_new_folders
 from moorage.syncs.repository import sync_repository
 from moorage.syncs.watch import build_run, has_event_source, watch_window
 
@@ -36,6 +42,8 @@ log = structlog.get_logger(__name__)
 Send = Callable[[uuid.UUID, int, int], None]
 #: a transient listing error is retried this many times in a run, with backoff
 LIST_RETRIES = 4
+#: how long a page waits for the one before it to commit before it rolls back and waits
+AHEAD_WAIT_S = 20.0
 
 
 def run_sync(ctx: AppContext, sync_id: uuid.UUID, *, attempt: int | None, send: Send) -> str:
@@ -141,24 +149,104 @@ def _list(run: Run, cursor: str | None, size: int) -> ListPage:
 
 
 def _pass(ctx: AppContext, run: Run, *, cursor: str | None, last_key: str | None) -> None:
-    """The listing from ``cursor`` to its end, one checkpointed transaction per page."""
+    """The listing from ``cursor`` to its end, one checkpointed transaction per page; with
+    ``ahead`` two pages register at once (each in its own transaction, committed in order)."""
     size = ctx.settings.sync_page_size
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-list") as pool:
-        ahead: Future[ListPage] = pool.submit(_list, run, cursor, size)
+    ahead = _can_overlap(ctx, run)
+    inflight: deque[Future[None]] = deque()
+    folders: set[str] = set()  # those of the page registering before this one
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-list") as lister,
+        ThreadPoolExecutor(max_workers=2, thread_name_prefix="sync-page") as pager,
+    ):
+        listing: Future[ListPage] = lister.submit(_list, run, cursor, size)
         while True:
-            page = ahead.result()
+            page = listing.result()
             if page.next_cursor is not None:  # list the next page while this one registers
-                ahead = pool.submit(_list, run, page.next_cursor, size)
+                listing = lister.submit(_list, run, page.next_cursor, size)
             if page.next_cursor is not None and not page.objects:
                 continue  # an empty page in the middle: nothing to compare yet
             boundary = page.objects[-1].key if page.next_cursor is not None else None
-            _apply(ctx, run, page, low=last_key, high=boundary)
+            if not ahead:
+                _apply(ctx, run, page, low=last_key, high=boundary, before=None)
+            else:
+                folders = _wait_for_shared(ctx, run, page, inflight, folders)
+                before = inflight[-1] if inflight else None
+                inflight.append(
+                    pager.submit(_apply, ctx, run, page, low=last_key, high=boundary, before=before)
+                )
             last_key = boundary
             if page.next_cursor is None:
-                return
+                break
+        while inflight:
+            inflight.popleft().result()
 
 
-def _apply(ctx: AppContext, run: Run, page: ListPage, *, low: str | None, high: str | None) -> None:
+def _wait_for_shared(
+    ctx: AppContext, run: Run, page: ListPage, inflight: deque[Future[None]], before: set[str]
+) -> set[str]:
+    """Leave at most the page before this one in flight, and none when both need a folder not
+    stored yet (overlap.py). Returns this page's folders."""
+    if len(inflight) == 2:
+        inflight.popleft().result()
+    mine = page_folders(run, page)
+    if inflight:
+        with ctx.db.session() as session:
+            shared = shares_new_folders(session, run, mine, before)
+        if shared:
+            inflight.popleft().result()
+    return mine
+
+
+def _can_overlap(ctx: AppContext, run: Run) -> bool:
+    """Pages may register at once when no page reads what another writes: PostgreSQL (row
+    locks, not a database lock), one item a key (no group's pending keys carried over) and
+    items named after their keys' folders (no name two pages could both take)."""
+    plan = run.plan
+    return (
+        ctx.settings.sync_pages_ahead
+        and ctx.db.dialect == "postgresql"
+        and plan.group == "none"
+        and plan.preserve_folders
+        and not run.dry_run
+    )
+
+
+def _apply(
+    ctx: AppContext,
+    run: Run,
+    page: ListPage,
+    *,
+    low: str | None,
+    high: str | None,
+    before: Future[None] | None,
+) -> None:
+    """One page in one transaction. ``before``: the page before it, still registering; this one
+    is checkpointed (and committed) only after it. Waiting too long for it (its transaction may
+    wait on a row this one wrote), or failing while it ran, rolls this page back and applies it
+    again once ``before`` is done."""
+    try:
+        _apply_once(ctx, run, page, low=low, high=high, before=before)
+    except SyncLost:
+        raise
+    except Exception as exc:
+        if before is None:
+            raise
+        before.result()  # its failure is the run's
+        log.info("sync.page_again", sync=str(run.sync_id), error=repr(exc)[:300])
+        _apply_once(ctx, run, page, low=low, high=high, before=None)
+
+
+def _apply_once(
+    ctx: AppContext,
+    run: Run,
+    page: ListPage,
+    *,
+    low: str | None,
+    high: str | None,
+    before: Future[None] | None,
+) -> None:
+    mine = replace(run, counts=dict.fromkeys(COUNTS, 0), blocked=[])
     with ctx.db.session() as session:
         known = sync_repository.keys_between(
             session,
@@ -170,14 +258,19 @@ def _apply(ctx: AppContext, run: Run, page: ListPage, *, low: str | None, high: 
         )
         if high is None and run.plan.prefix:  # the last page: only keys under the prefix
             known = {k: v for k, v in known.items() if k.startswith(run.plan.prefix)}
-        apply_page(session, run, page.objects, known, boundary=high)
+        apply_page(session, mine, page.objects, known, boundary=high)
+        if before is not None:
+            before.result(timeout=AHEAD_WAIT_S)
+        counts = {k: run.counts.get(k, 0) + mine.counts.get(k, 0) for k in COUNTS}
+        blocked = (run.blocked + mine.blocked)[:BLOCKED_KEPT]
         if not sync_repository.held_update(
             session,
             run.sync_id,
             run.token,
             cursor=page.next_cursor,
             last_key=high,
-            counts=dict(run.counts),
-            blocked=list(run.blocked),
+            counts=counts,
+            blocked=blocked,
         ):
             raise SyncLost(str(run.sync_id))  # rolls the page back
+    run.counts, run.blocked = counts, blocked

@@ -26,6 +26,7 @@ from moorage.worker.dispatch import (
     set_sync_dispatcher,
 )
 from moorage.worker.leases import Leases, heartbeat_every, reconcile_interval
+from moorage.worker.priority import run_as_other, run_as_processing
 from moorage.worker.reconciler import Reconciler
 from moorage.worker.repository import job_repository
 from moorage.worker.sending import enqueue_many
@@ -114,6 +115,7 @@ class Runtime:
         self._reconciler: threading.Thread | None = None
 
     def _run(self, job_id: str, attempt: int | None = None) -> None:
+        run_as_processing(self.ctx.settings.processing_nice)
         try:
             outcome = process_job(self.ctx, uuid.UUID(job_id), attempt=attempt, leases=self.leases)
         except TransientJobError as exc:
@@ -131,6 +133,7 @@ class Runtime:
     def _run_sync(self, sync_id: str, attempt: int | None = None) -> None:
         from moorage.syncs.runner import run_sync
 
+        run_as_other()
         try:
             outcome = run_sync(self.ctx, uuid.UUID(sync_id), attempt=attempt, send=self._next_sync)
         except OperationalError as exc:  # the database is away: the reconciler re-sends later
@@ -161,6 +164,7 @@ class Runtime:
     def _run_release(self, release_id: str, attempt: int | None = None) -> None:
         from moorage.releases.tasks import build_release
 
+        run_as_other()
         try:
             outcome = build_release(self.ctx, uuid.UUID(release_id), attempt=attempt)
         except OperationalError as exc:  # the database is away: the reconciler re-sends later
