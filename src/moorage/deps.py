@@ -6,12 +6,14 @@ function of a microsecond. What reads the database stays ``def``, off the event 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from moorage.context import AppContext
 from moorage.errors import NotFound, Unauthorized
@@ -25,10 +27,40 @@ async def get_ctx(request: Request) -> AppContext:
     return ctx
 
 
-def get_session(ctx: Annotated[AppContext, Depends(get_ctx)]) -> Iterator[Session]:
-    """The request's unit of work: the only place a request commits."""
-    with ctx.db.session() as session:
+async def get_session(ctx: Annotated[AppContext, Depends(get_ctx)]) -> AsyncIterator[Session]:
+    """The request's unit of work: the only place a request commits (as ``Database.session``).
+
+    Opening a session does no I/O (it takes a connection at its first query), so it opens on
+    the event loop; its commit or rollback runs on the thread pool, shielded from the
+    request's cancellation, and only when the request began a transaction."""
+    session = ctx.db.sessionmaker()
+    try:
         yield session
+    except BaseException:
+        await _finish(session, commit=False)
+        raise
+    await _finish(session, commit=True)
+
+
+async def _finish(session: Session, *, commit: bool) -> None:
+    if not session.in_transaction():
+        session.close()  # nothing began: no connection to give back, no I/O
+        return
+    with anyio.CancelScope(shield=True):
+        await run_in_threadpool(_end, session, commit)
+
+
+def _end(session: Session, commit: bool) -> None:
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
 
 
 async def base_url(request: Request) -> str:

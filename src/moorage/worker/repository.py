@@ -64,6 +64,9 @@ _JOB_STATUSES = select(Job.status).where(Job.item_id == bindparam("item_id"))
 _ITEM = select(Item).where(Item.id == bindparam("item_id"))
 _ITEM_LOCKED = _ITEM.with_for_update()
 _SLOTS_OF = select(Slot).where(Slot.item_id == bindparam("item_id"))
+_DROP_SECTIONS = (
+    delete(Section).where(Section.slot_id == bindparam("slot_id")).execution_options(**_NO_SYNC)
+)
 
 
 class JobRepository:
@@ -246,7 +249,7 @@ class WorkRepository:
     def replace_sections(
         self, session: Session, slot_id: uuid.UUID, sections: list[Section]
     ) -> None:
-        session.execute(delete(Section).where(Section.slot_id == slot_id))
+        session.execute(_DROP_SECTIONS, {"slot_id": slot_id})
         session.add_all(sections)
 
     def slot(self, session: Session, slot_id: uuid.UUID) -> Slot | None:
