@@ -1,13 +1,19 @@
-"""Request dependencies: the app context, the unit of work, the authenticated team."""
+"""Request dependencies: the app context, the unit of work, the authenticated team.
+
+Those that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency on the thread
+pool, a hand-off to a thread and back (~0.1 ms of CPU, more when the GIL is contended) for a
+function of a microsecond. What reads the database stays ``def``, off the event loop."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from moorage.context import AppContext
 from moorage.errors import NotFound, Unauthorized
@@ -16,18 +22,48 @@ from moorage.teams.service import team_service
 from moorage.websessions.service import COOKIE, WebSessionService
 
 
-def get_ctx(request: Request) -> AppContext:
+async def get_ctx(request: Request) -> AppContext:
     ctx: AppContext = request.app.state.ctx
     return ctx
 
 
-def get_session(ctx: Annotated[AppContext, Depends(get_ctx)]) -> Iterator[Session]:
-    """The request's unit of work: the only place a request commits."""
-    with ctx.db.session() as session:
+async def get_session(ctx: Annotated[AppContext, Depends(get_ctx)]) -> AsyncIterator[Session]:
+    """The request's unit of work: the only place a request commits (as ``Database.session``).
+
+    Opening a session does no I/O (it takes a connection at its first query), so it opens on
+    the event loop; its commit or rollback runs on the thread pool, shielded from the
+    request's cancellation, and only when the request began a transaction."""
+    session = ctx.db.sessionmaker()
+    try:
         yield session
+    except BaseException:
+        await _finish(session, commit=False)
+        raise
+    await _finish(session, commit=True)
 
 
-def base_url(request: Request) -> str:
+async def _finish(session: Session, *, commit: bool) -> None:
+    if not session.in_transaction():
+        session.close()  # nothing began: no connection to give back, no I/O
+        return
+    with anyio.CancelScope(shield=True):
+        await run_in_threadpool(_end, session, commit)
+
+
+def _end(session: Session, commit: bool) -> None:
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+async def base_url(request: Request) -> str:
     ctx: AppContext = request.app.state.ctx
     if ctx.settings.public_url:
         return ctx.settings.public_url.rstrip("/")
@@ -61,11 +97,15 @@ def current_team(
 TeamDep = Annotated[Team, Depends(current_team)]
 
 
-def path_team(team: str, current: TeamDep) -> Team:
+def check_path_team(team: str, current: Team) -> Team:
     """The team named in the path must be the caller's; any other is 404, never 403."""
     if team != current.slug:
         raise NotFound(f"Team {team!r} does not exist.", field="team")
     return current
+
+
+async def path_team(team: str, current: TeamDep) -> Team:
+    return check_path_team(team, current)
 
 
 PathTeamDep = Annotated[Team, Depends(path_team)]
@@ -89,8 +129,8 @@ def media_team(
     return signed_in.team
 
 
-def path_media_team(team: str, current: Annotated[Team, Depends(media_team)]) -> Team:
-    return path_team(team, current)
+async def path_media_team(team: str, current: Annotated[Team, Depends(media_team)]) -> Team:
+    return check_path_team(team, current)
 
 
 PathMediaTeamDep = Annotated[Team, Depends(path_media_team)]

@@ -2,10 +2,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from moorage.models import Team, TeamFolder
+
+#: built once: every local storage's adapter reads it (each PUT and job), and a statement built
+#: per call costs more CPU than SQLite spends running it
+_SLUG_AND_PATHS = (
+    select(Team.slug, TeamFolder.path)
+    .outerjoin(TeamFolder, TeamFolder.team_id == Team.id)
+    .where(Team.id == bindparam("team_id"))
+    .order_by(TeamFolder.path)
+)
 
 
 class FolderRepository:
@@ -21,12 +30,7 @@ class FolderRepository:
 
     def slug_and_paths(self, session: Session, team_id: int) -> tuple[str, list[str]] | None:
         """The team's slug and granted paths in one query; None when the team is gone."""
-        rows = session.execute(
-            select(Team.slug, TeamFolder.path)
-            .outerjoin(TeamFolder, TeamFolder.team_id == Team.id)
-            .where(Team.id == team_id)
-            .order_by(TeamFolder.path)
-        ).all()
+        rows = session.execute(_SLUG_AND_PATHS, {"team_id": team_id}).all()
         if not rows:
             return None
         return rows[0][0], [path for _, path in rows if path is not None]

@@ -110,12 +110,16 @@ class ConcurrentSink:
     A video makes two files per frame; one at a time, 30-50 ms each on S3, the uploads would
     take longer than the processing. Use as a context manager around ``process_slot``: leaving
     it waits for every upload and re-raises the first failure (a later ``put`` raises it
-    early). At most ``max_pending`` uploads are queued, so memory stays bounded.
+    early). At most ``max_pending`` uploads are queued, so memory stays bounded. With
+    ``workers=1`` (a local disk, which answers faster than a thread is started) each ``put``
+    runs in the caller's thread.
     """
 
     def __init__(self, inner: DerivativeSink, *, workers: int = 8, max_pending: int = 64) -> None:
         self.inner = inner
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="moorage-sink")
+        self._pool = (
+            ThreadPoolExecutor(workers, thread_name_prefix="moorage-sink") if workers > 1 else None
+        )
         self._slots = threading.BoundedSemaphore(max_pending)
         self._futures: set[Future[None]] = set()
         self._lock = threading.Lock()
@@ -123,6 +127,9 @@ class ConcurrentSink:
 
     def put(self, name: str, data: bytes, content_type: str) -> None:
         self._raise_error()
+        if self._pool is None:
+            self.inner.put(name, data, content_type)
+            return
         self._slots.acquire()
         future = self._pool.submit(self.inner.put, name, data, content_type)
         with self._lock:
@@ -142,7 +149,8 @@ class ConcurrentSink:
 
     def close(self) -> None:
         """Wait for every queued upload; raise the first failure."""
-        self._pool.shutdown(wait=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
         self._raise_error()
 
     def __enter__(self) -> ConcurrentSink:
@@ -155,7 +163,8 @@ class ConcurrentSink:
         tb: TracebackType | None,
     ) -> None:
         if exc is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
             return
         self.close()
 

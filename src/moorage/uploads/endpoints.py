@@ -37,18 +37,34 @@ def register_upload(
     )
 
 
-@router.get("/v2/teams/{team}/items/uploads/{upload_id}/sign", responses=_GONE)
+# sign and confirm answer a ready ``FastJSONResponse`` (run once a file): the response model
+# is for the OpenAPI schema only, not validated and encoded again on the way out
+
+
+@router.get(
+    "/v2/teams/{team}/items/uploads/{upload_id}/sign",
+    responses=_GONE,
+    response_model=dict[str, str],
+    response_class=FastJSONResponse,
+)
 def sign_upload(
     session: SessionDep, team: PathTeamDep, ctx: CtxDep, url: BaseUrlDep, upload_id: uuid.UUID
-) -> dict[str, str]:
-    return upload_service.sign(session, team, upload_id=upload_id, ctx=ctx, base_url=url)
+) -> Any:
+    return FastJSONResponse(
+        upload_service.sign(session, team, upload_id=upload_id, ctx=ctx, base_url=url)
+    )
 
 
-@router.post("/v2/teams/{team}/items/uploads/{upload_id}/confirm", responses=_GONE)
+@router.post(
+    "/v2/teams/{team}/items/uploads/{upload_id}/confirm",
+    responses=_GONE,
+    response_model=dict[str, Any],
+    response_class=FastJSONResponse,
+)
 def confirm_upload(
     session: SessionDep, team: PathTeamDep, ctx: CtxDep, upload_id: uuid.UUID
-) -> dict[str, Any]:
-    return upload_service.confirm(session, team, upload_id=upload_id, ctx=ctx)
+) -> Any:
+    return FastJSONResponse(upload_service.confirm(session, team, upload_id=upload_id, ctx=ctx))
 
 
 def _too_large(limit: int) -> UploadTooLarge:

@@ -243,8 +243,9 @@ class UploadService:
             key = upload.storage_key
         adapter.put_new(key, body, content_type=content_type)
         with ctx.db.session() as session:
-            upload = upload_repository.get(session, target.team_id, target.upload_id)
-            if upload is not None and upload_repository.mark_received(session, upload, size=size):
+            if upload_repository.mark_received(
+                session, target.team_id, target.upload_id, size=size
+            ):
                 return
         adapter.delete(key)  # cleaned meanwhile: nothing may keep the bytes
         raise NotFound("This upload does not exist (any more).", field="token")

@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 
 import structlog
+from sqlalchemy.orm import Session
 
 from moorage.config import Settings
 from moorage.context import AppContext
@@ -63,14 +64,17 @@ def process_job(
     """Run one job: done, error, skipped (not queued, or a stale message) or lost (taken back
     while it ran). ``attempt``: what the message was sent for. Raises ``TransientJobError``
     after putting the job back to ``queued``."""
-    token = claim(ctx, job_id, attempt=attempt)
-    if token is None:
+    claimed = _claim_and_open(ctx, job_id, attempt=attempt)
+    if claimed is None:
+        return "skipped"
+    token, loaded = claimed
+    if loaded is None:  # the item went away: closed as an error when claimed
         return "skipped"
     own = leases is None
     held = leases if leases is not None else Leases(ctx, every=heartbeat_every(ctx.settings))
     try:
         with held.hold(job_id, token) as lease:
-            return _leased(ctx, job_id, lease)
+            return _leased(ctx, loaded, lease)
     except JobLost:
         log.info("job.lost", job=str(job_id), attempt=token)
         return "lost"
@@ -88,19 +92,49 @@ def claim(ctx: AppContext, job_id: uuid.UUID, *, attempt: int | None) -> int | N
 def load(ctx: AppContext, job_id: uuid.UUID, token: int) -> Work | None:
     """What the job works on, as plain data; a job whose item went away is closed as an error."""
     with ctx.db.session() as session:
-        work = read_work(session, job_id, token)
-        if work is None:
-            error = error_payload(WorkRemoved(), key=None)
-            job_repository.finish(session, job_id, token=token, status="error", error=error)
-        return work
+        return _read_or_close(session, job_id, token)
 
 
-def _leased(ctx: AppContext, job_id: uuid.UUID, lease: Lease) -> str:
-    work = load(ctx, job_id, lease.token)
+def _read_or_close(session: Session, job_id: uuid.UUID, token: int) -> Work | None:
+    work = read_work(session, job_id, token)
     if work is None:
-        return "skipped"
+        error = error_payload(WorkRemoved(), key=None)
+        job_repository.finish(session, job_id, token=token, status="error", error=error)
+    return work
+
+
+#: the storages a run reads and writes, or why they could not be opened (the job's failure)
+Opened = tuple[StorageAdapter, StorageSink] | Exception
+
+
+def _claim_and_open(
+    ctx: AppContext, job_id: uuid.UUID, *, attempt: int | None
+) -> tuple[int, tuple[Work, Opened] | None] | None:
+    """``claim``, ``load`` and ``run``'s opening of the storages in one unit of work (one
+    transaction a job instead of three). What failed to open is handed back, to be recorded
+    under the lease as ``run`` would have."""
+    with ctx.db.session() as session:
+        token = job_repository.claim(session, job_id, attempt=attempt)
+        if token is None:
+            return None
+        work = _read_or_close(session, job_id, token)
+        if work is None:
+            return token, None
+        try:
+            return token, (work, _open_in(session, ctx, work))
+        except Exception as exc:  # recorded as the job's failure by the caller
+            return token, (work, exc)
+
+
+def _leased(ctx: AppContext, loaded: tuple[Work, Opened], lease: Lease) -> str:
+    work, opened = loaded
     try:
-        record(ctx, work, run(ctx, work, lease))
+        if isinstance(opened, Exception):
+            raise opened
+        limits = limits_from(ctx.settings)
+        record(
+            ctx, work, make_derivatives(work, opened[0], lease=lease, limits=limits, sink=opened[1])
+        )
     except (JobLost, TransientJobError):
         raise
     except StorageError as exc:
@@ -112,7 +146,7 @@ def _leased(ctx: AppContext, job_id: uuid.UUID, lease: Lease) -> str:
     except Exception as exc:  # a file at fault, or a bug: fail once, visibly, never loop
         return _record_failure(ctx, work, exc)
     metrics.observe_job(work.kind, "done", time.perf_counter() - work.started)
-    log.info("job.done", job=str(job_id), item=str(work.item_id), kind=work.kind)
+    log.info("job.done", job=str(work.job_id), item=str(work.item_id), kind=work.kind)
     return "done"
 
 
@@ -140,7 +174,8 @@ def make_derivatives(
     with tempfile.TemporaryDirectory(prefix="moorage-job-") as tmp:
         paths = [_download(adapter, work, i, Path(tmp)) for i in range(len(work.sources))]
         # uploads run on a bounded pool: a video writes two objects per frame
-        with ConcurrentSink(_LeasedSink(sink, lease), workers=8, max_pending=64) as uploads:
+        workers = 8 if sink.adapter.max_concurrency > 1 else 1  # a local disk: inline
+        with ConcurrentSink(_LeasedSink(sink, lease), workers=workers, max_pending=64) as uploads:
             result = process_slot(
                 work.kind,  # type: ignore[arg-type]
                 paths,
@@ -173,19 +208,23 @@ def _open_storages(ctx: AppContext, work: Work) -> tuple[StorageAdapter, Storage
     derivatives storage a read-only one names)."""
     # checked on every job: a local folder whose grant was revoked is refused at once
     with ctx.db.session() as session:
-        storage = work_repository.storage(session, work.storage_id)
-        if storage is None:
-            raise WorkRemoved()
-        adapter = ctx.storages.adapter_for(session, storage)
-        sink = derivatives_sink(
-            session,
-            ctx.storages,
-            storage,
-            item_id=work.item_id,
-            slot_id=work.slot_id,
-            originals=adapter,
-        )
-        return adapter, sink
+        return _open_in(session, ctx, work)
+
+
+def _open_in(session: Session, ctx: AppContext, work: Work) -> tuple[StorageAdapter, StorageSink]:
+    storage = work_repository.storage(session, work.storage_id)
+    if storage is None:
+        raise WorkRemoved()
+    adapter = ctx.storages.adapter_for(session, storage)
+    sink = derivatives_sink(
+        session,
+        ctx.storages,
+        storage,
+        item_id=work.item_id,
+        slot_id=work.slot_id,
+        originals=adapter,
+    )
+    return adapter, sink
 
 
 def _download(adapter: StorageAdapter, work: Work, index: int, folder: Path) -> Path:
