@@ -14,11 +14,13 @@ from moorage.syncs import runner
 from moorage.syncs.runner import run_sync
 from tests.syncs.test_faults import create, row
 
+# pages register at once on PostgreSQL only: these tests run on it alone, not skipped on SQLite
+pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
 
 @pytest.fixture
 def pg(ctx: Any) -> Any:
-    if ctx.db.dialect != "postgresql":
-        pytest.skip("pages register at once on PostgreSQL only")
+    assert ctx.db.dialect == "postgresql"
     ctx.settings.sync_page_size = 3
     return ctx
 
