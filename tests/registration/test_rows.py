@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from moorage.models.base import new_uuids, utcnow
@@ -105,12 +106,24 @@ class TestNewUuids:
             assert (value.version, value.variant) == (4, uuid.RFC_4122)
             assert uuid.UUID(str(value)) == value and hash(uuid.UUID(value.hex)) == hash(value)
 
-    def test_ascending_ids_are_as_random_and_come_in_order(self) -> None:
+    def test_ascending_ids_are_time_ordered_version_7_and_come_in_order(self) -> None:
+        before = time.time_ns() // 1_000_000
         ids = new_uuids(1000, ascending=True)
+        after = time.time_ns() // 1_000_000
         assert ids == sorted(ids) and len(set(ids)) == 1000
         assert [i.hex for i in ids] == sorted(i.hex for i in ids)  # the stored text sorts alike
-        assert all((i.version, i.variant) == (4, uuid.RFC_4122) for i in ids)
+        assert all((i.version, i.variant) == (7, uuid.RFC_4122) for i in ids)
+        assert all(before <= i.int >> 80 <= after for i in ids)  # RFC 9562: Unix ms on top
+        randoms = {i.int & ((1 << 62) - 1) for i in ids}
+        assert len(randoms) == 1000  # the low bits are random, not a counter
         assert new_uuids(1000) != sorted(new_uuids(1000))  # not ascending unless asked
+
+    def test_a_later_request_gets_higher_ids(self) -> None:
+        first = new_uuids(100, ascending=True)
+        start = time.monotonic_ns()
+        while time.monotonic_ns() - start < 2_000_000:  # into the next millisecond or later
+            pass
+        assert max(first) < min(new_uuids(100, ascending=True))
 
     def test_rows_get_ids_in_the_order_they_are_written(self) -> None:
         raw = [

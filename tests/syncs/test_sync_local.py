@@ -263,3 +263,27 @@ class TestGroupGainsFiles:
         put_file("cases/c1/c.jpg")
         later = sync_once(group="folder", prefix="cases/")
         assert [b["storage_key"] for b in later["blocked"]] == ["cases/c1/c.jpg"], later
+
+    def test_items_registered_before_are_adopted_among_new_ones(
+        self, api, dataset, put_file, sync_once
+    ) -> None:
+        # the sync does not look names up before it writes (decision 0042): the write skips
+        # the taken ones and they are adopted, the rest of the page registered beside them
+        for name in ("a.jpg", "b.jpg", "c.jpg"):
+            put_file(f"photos/{name}")
+        body = {
+            "items": [{"name": "b.jpg", "path": "/", "storage_key": "photos/b.jpg"}],
+            "dataset_slug": dataset["slug"],
+            "storage_slug": "media",
+        }
+        r = api.post(REGISTER, json=body)
+        assert r.status_code == 200 and not r.json()["blocked_items"], r.text
+        before = {i["name"]: i["id"] for i in items(api, dataset)}
+        done = sync_once(prefix="photos/")
+        c = done["counts"]
+        assert (c["registered"], c["unchanged"], c["blocked"]) == (2, 1, 0), done
+        after = {i["name"]: i["id"] for i in items(api, dataset)}
+        assert sorted(after) == ["a.jpg", "b.jpg", "c.jpg"] and after["b.jpg"] == before["b.jpg"]
+        put_file("photos/b.jpg", jpeg_bytes(80, 60))  # the adopted key is the sync's: a change
+        again = sync_once(prefix="photos/")
+        assert again["counts"]["changed"] == 1 and again["counts"]["registered"] == 0, again

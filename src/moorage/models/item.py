@@ -14,6 +14,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -32,7 +33,15 @@ class Item(Base):
         Index("ix_items_dataset_updated", "dataset_id", "updated_at", "seq"),
         Index("ix_items_dataset_priority", "dataset_id", "priority", "seq"),
         Index("ix_items_dataset_size", "dataset_id", "size_bytes", "seq"),
-        Index("ix_items_dataset_source_status", "dataset_id", "source_status", "seq"),
+        # only the items a sync found gone: "present" is every other item, in seq order
+        Index(
+            "ix_items_dataset_source_status",
+            "dataset_id",
+            "source_status",
+            "seq",
+            postgresql_where=text("source_status IS NOT NULL"),
+            sqlite_where=text("source_status IS NOT NULL"),
+        ),
     )
 
     seq: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -63,9 +72,8 @@ class Slot(Base):
     __table_args__ = (UniqueConstraint("item_id", "slot_name", name="uq_slots_item_slot_name"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_uuid)
-    item_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("items.id", ondelete="CASCADE"), index=True
-    )
+    #: found through uq_slots_item_slot_name, whose first column it is
+    item_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("items.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer, default=0)
     slot_name: Mapped[str] = mapped_column(String(200))
     type: Mapped[str] = mapped_column(String(20))

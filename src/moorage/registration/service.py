@@ -46,10 +46,15 @@ class RegistrationService:
         ctx: AppContext,
         base_url: str,
         force_readonly: bool = False,
+        look_up_names: bool = True,
     ) -> RegistrationResult:
         """Validate every item and slot, check the storage, write what passes (flushed, not
         committed: the caller owns the unit of work). A bad item is blocked with a reason, never
-        an error; ``render.response_json(result)`` is the Darwin response."""
+        an error; ``render.response_json(result)`` is the Darwin response.
+
+        ``look_up_names=False``: names the dataset holds already are not looked up first; the
+        write skips them (its unique index) and they are blocked ``ALREADY_EXISTS`` alike. For
+        callers whose names are almost never taken (a sync's keys new to it, decision 0042)."""
         started = time.perf_counter()
         dataset, storage, adapter = self._target(session, team, payload, ctx)
         # read-only storage whose derivatives moorage makes elsewhere is processed as read-write
@@ -59,7 +64,9 @@ class RegistrationService:
         with gc_paused():
             items = [normalize_item(i, raw) for i, raw in enumerate(payload.items)]
             expand(items, max_frames=ctx.settings.max_frames_per_slot)
-            self._check_without_storage(session, dataset.id, items, readonly=readonly)
+            self._check_without_storage(
+                session, dataset.id, items, readonly=readonly, look_up=look_up_names
+            )
         self._check_storage(items, adapter)
         with gc_paused():
             result = self._write(
@@ -140,12 +147,18 @@ class RegistrationService:
         return dataset, storage, adapter
 
     def _check_without_storage(
-        self, session: Session, dataset_id: int, items: list[ItemIn], *, readonly: bool
+        self,
+        session: Session,
+        dataset_id: int,
+        items: list[ItemIn],
+        *,
+        readonly: bool,
+        look_up: bool = True,
     ) -> None:
         """The checks before the storage's, cheapest first: a blocked item skips the rest."""
         self._check_types_and_fields(items, readonly=readonly)
         check_key_syntax(items)
-        self._block_duplicates(session, dataset_id, items)
+        self._block_duplicates(session, dataset_id, items, look_up=look_up)
 
     @staticmethod
     def _check_storage(items: list[ItemIn], adapter: StorageAdapter) -> None:
@@ -209,7 +222,9 @@ class RegistrationService:
                     except Blocked as exc:
                         slot.error = exc
 
-    def _block_duplicates(self, session: Session, dataset_id: int, items: Sequence[ItemIn]) -> None:
+    def _block_duplicates(
+        self, session: Session, dataset_id: int, items: Sequence[ItemIn], *, look_up: bool
+    ) -> None:
         seen: set[tuple[str, str]] = set()
         candidates: list[ItemIn] = []
         for item in items:
@@ -224,6 +239,8 @@ class RegistrationService:
                 continue
             seen.add(key)
             candidates.append(item)
+        if not look_up:
+            return
         existing = registration_repository.existing_names(
             session, dataset_id, [(i.path, i.name) for i in candidates if i.name is not None]
         )

@@ -231,6 +231,7 @@ def _register(
         payload=payload,
         ctx=_with_listing(run, listed),
         base_url=(run.ctx.settings.public_url or "").rstrip("/"),
+        look_up_names=False,  # keys new to the sync: a taken name is skipped by the write
     )
     by_name = {(i.path, i.name): i.id for i in result.registered}
     blocked = {i.index: i.blocked_json() for i in result.blocked}

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, NamedTuple, Protocol, cast
 
 import psycopg
-from sqlalchemy import Table, and_, bindparam, or_, select, tuple_, update
+from sqlalchemy import Table, and_, bindparam, or_, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -196,6 +196,14 @@ class SyncRepository:
             set_={c: stmt.excluded[c] for c in _KEY_VALUES},
         )
         session.execute(stmt, list(rows))
+
+    def commit_without_waiting(self, session: Session) -> None:
+        """On PostgreSQL, this transaction's commit does not wait for its WAL to reach disk
+        (``synchronous_commit = off``, this transaction only). A database crash may then lose
+        the last page or two written, whole: each page's checkpoint is in its transaction, so
+        the sync resumes before them and nothing is lost or written twice (decision 0042)."""
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SET LOCAL synchronous_commit = off"))
 
     def insert_new_keys(self, session: Session, rows: Sequence[dict[str, Any]]) -> None:
         """Keys no row holds yet (just listed for the first time): PostgreSQL ``COPY``s them,

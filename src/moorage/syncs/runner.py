@@ -248,6 +248,7 @@ def _apply_once(
 ) -> None:
     mine = replace(run, counts=dict.fromkeys(COUNTS, 0), blocked=[])
     with ctx.db.session() as session:
+        sync_repository.commit_without_waiting(session)
         known = sync_repository.keys_between(
             session,
             dataset_id=run.dataset_id,
