@@ -16,7 +16,7 @@ from dramatiq.middleware import Middleware
 
 from moorage.worker.reconciler import waiting_messages
 from moorage.worker.runtime import PROCESSING_PRIORITY, QUEUE, SYNC_PRIORITY, SYNC_QUEUE
-from moorage.worker.sending import PIPELINE, enqueue_many
+from moorage.worker.sending import PIPELINE, enqueue_many, send_many
 
 RABBITMQ = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
@@ -82,6 +82,49 @@ def test_redis_batch_is_consumed_whole_once_each(redis_broker: RedisBroker) -> N
         worker.stop()
     assert sorted(seen) == sorted(ids)  # every one, none twice
     assert waiting_messages(redis_broker, QUEUE) == 0
+
+
+def test_templated_redis_messages_are_what_dramatiq_would_write(redis_broker: RedisBroker) -> None:
+    seen: list[str] = []
+    actor = _actor(redis_broker, seen, queue=QUEUE, name="process_slot")
+    calls = [(str(uuid.uuid4()), n % 3 or None) for n in range(PIPELINE + 5)]  # two MULTIs
+    send_many(redis_broker, actor, calls)
+    assert waiting_messages(redis_broker, QUEUE) == len(calls)
+    stored = redis_broker.client.hgetall(f"{redis_broker.namespace}:{QUEUE}.msgs")
+    decoded = [dramatiq.Message.decode(raw) for raw in stored.values()]
+    like = actor.message_with_options(args=calls[0])
+    assert sorted(m.args for m in decoded) == sorted(calls)  # type: ignore[type-var]
+    for message in decoded:
+        assert (message.queue_name, message.actor_name, message.kwargs) == (
+            like.queue_name,
+            like.actor_name,
+            like.kwargs,
+        )
+        assert message.options.keys() == {*like.options, "redis_message_id"}
+        assert str(uuid.UUID(message.message_id)) == message.message_id
+    assert {m.options["redis_message_id"].encode() for m in decoded} == set(stored)
+    assert len({m.message_id for m in decoded}) == len(calls)
+    worker = dramatiq.Worker(redis_broker, queues={QUEUE}, worker_threads=2)
+    worker.start()
+    try:
+        wait_for(lambda: len(seen) >= len(calls))
+        redis_broker.join(QUEUE, timeout=30_000)
+    finally:
+        worker.stop()
+    assert sorted(seen) == sorted(c[0] for c in calls)
+    assert waiting_messages(redis_broker, QUEUE) == 0
+
+
+def test_send_many_goes_through_enqueue_hooks_when_a_middleware_has_them(
+    redis_broker: RedisBroker,
+) -> None:
+    counting = Counting()
+    redis_broker.add_middleware(counting)
+    actor = _actor(redis_broker, [], queue=QUEUE, name="process_slot")
+    ids = [str(uuid.uuid4()) for _ in range(20)]
+    send_many(redis_broker, actor, [(i, None) for i in ids])
+    assert counting.before == ids and counting.after == ids
+    assert waiting_messages(redis_broker, QUEUE) == len(ids)
 
 
 def test_redis_batch_over_two_queues_keeps_each_in_order(redis_broker: RedisBroker) -> None:

@@ -29,7 +29,7 @@ from moorage.worker.leases import Leases, heartbeat_every, reconcile_interval
 from moorage.worker.priority import run_as_other, run_as_processing
 from moorage.worker.reconciler import Reconciler
 from moorage.worker.repository import job_repository
-from moorage.worker.sending import enqueue_many
+from moorage.worker.sending import send_many
 from moorage.worker.tasks import TransientJobError, process_job
 
 log = structlog.get_logger(__name__)
@@ -198,8 +198,7 @@ class Runtime:
 
     def _send_for(self, jobs: Sequence[tuple[uuid.UUID, int | None]]) -> None:
         """Send jobs for their current attempt: a copy sent earlier for it then takes nothing."""
-        message = self.actor.message_with_options
-        enqueue_many(self.broker, [message(args=(str(j), attempt)) for j, attempt in jobs])
+        send_many(self.broker, self.actor, [(str(j), attempt) for j, attempt in jobs])
 
     def install(self) -> None:
         """Jobs committed from now on in this process are sent through this runtime."""
