@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, select, update
+from sqlalchemy import Row, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from moorage.models import Item, Job, Section, Slot, StorageConfig
@@ -62,8 +62,43 @@ _ITEM_ERROR = (
 )
 _JOB_STATUSES = select(Job.status).where(Job.item_id == bindparam("item_id"))
 _ITEM = select(Item).where(Item.id == bindparam("item_id"))
-_ITEM_LOCKED = _ITEM.with_for_update()
+_ITEM_LOCKED = select(Item.id).where(Item.id == bindparam("item_id")).with_for_update()
+#: what a job works on, in one row: its slot's columns and its item's storage
+_WORK = (
+    select(
+        Job.item_id,
+        Job.slot_id,
+        Slot.kind,
+        Slot.storage_key,
+        Slot.file_name,
+        Slot.source_files,
+        Slot.storage_thumbnail_key,
+        Slot.meta,
+        Slot.fps,
+        Slot.as_frames,
+        Slot.extract_views,
+        Item.storage_id,
+    )
+    .join(Slot, Slot.id == Job.slot_id)
+    .join(Item, Item.id == Job.item_id)
+    .where(Job.id == bindparam("job_id"))
+)
 _SLOTS_OF = select(Slot).where(Slot.item_id == bindparam("item_id"))
+_SLOT_STATE = select(Slot.size_bytes, Slot.meta, Slot.storage_thumbnail_key).where(
+    Slot.id == bindparam("slot_id")
+)
+_SLOT_SIZE = (
+    update(Slot)
+    .where(Slot.id == bindparam("slot_id"))
+    .values(size_bytes=bindparam("size"))
+    .execution_options(**_NO_SYNC)
+)
+_SLOT_RESULT = _SLOT_SIZE.values(
+    meta=bindparam("meta"),
+    total_sections=bindparam("total_sections"),
+    storage_thumbnail_key=bindparam("thumbnail_key"),
+    derivatives_storage_id=bindparam("derivatives_storage_id"),
+)
 _DROP_SECTIONS = (
     delete(Section).where(Section.slot_id == bindparam("slot_id")).execution_options(**_NO_SYNC)
 )
@@ -234,7 +269,12 @@ class JobRepository:
 class WorkRepository:
     """The item, slot, sections and storage a job works on."""
 
-    def source_files(self, slot: Slot) -> list[dict[str, str]]:
+    def work_row(self, session: Session, job_id: uuid.UUID) -> Row[Any] | None:
+        """The job's item and slot ids, its slot's columns a run reads and its item's
+        ``storage_id``; None when the job, its slot or its item is gone."""
+        return session.execute(_WORK, {"job_id": job_id}).one_or_none()
+
+    def source_files(self, slot: Slot | Row[Any]) -> list[dict[str, str]]:
         """The files the slot is made from: its one file, or the files of its series in order
         (written once at registration, never changed by processing)."""
         if slot.source_files:
@@ -246,22 +286,52 @@ class WorkRepository:
             select(Section).where(Section.slot_id == slot_id).order_by(Section.section_index)
         ).all()
 
-    def replace_sections(
-        self, session: Session, slot_id: uuid.UUID, sections: list[Section]
-    ) -> None:
-        session.execute(_DROP_SECTIONS, {"slot_id": slot_id})
-        session.add_all(sections)
+    def slot_state(self, session: Session, slot_id: uuid.UUID) -> Row[Any] | None:
+        """The slot's ``size_bytes``, ``meta`` and ``storage_thumbnail_key``, None if gone."""
+        return session.execute(_SLOT_STATE, {"slot_id": slot_id}).one_or_none()
 
-    def slot(self, session: Session, slot_id: uuid.UUID) -> Slot | None:
-        return session.get(Slot, slot_id)
+    def set_slot_size(self, session: Session, slot_id: uuid.UUID, *, size: int | None) -> None:
+        session.execute(_SLOT_SIZE, {"slot_id": slot_id, "size": size})
+
+    def set_slot_result(
+        self,
+        session: Session,
+        slot_id: uuid.UUID,
+        *,
+        size: int | None,
+        meta: dict[str, Any],
+        total_sections: int,
+        thumbnail_key: str | None,
+        derivatives_storage_id: int | None,
+    ) -> None:
+        params = {
+            "slot_id": slot_id,
+            "size": size,
+            "meta": meta,
+            "total_sections": total_sections,
+            "thumbnail_key": thumbnail_key,
+            "derivatives_storage_id": derivatives_storage_id,
+        }
+        session.execute(_SLOT_RESULT, params)
+
+    def replace_section_rows(
+        self, session: Session, slot_id: uuid.UUID, rows: list[dict[str, Any]]
+    ) -> None:
+        """The slot's sections are these rows (none: it has none)."""
+        session.execute(_DROP_SECTIONS, {"slot_id": slot_id})
+        if rows:
+            session.execute(insert(Section), rows)
 
     def slots_of(self, session: Session, item_id: uuid.UUID) -> Sequence[Slot]:
         return session.scalars(_SLOTS_OF, {"item_id": item_id}).all()
 
-    def item(self, session: Session, item_id: uuid.UUID, *, lock: bool = False) -> Item | None:
-        """The item; ``lock`` takes its row lock (PostgreSQL) for the rest of the transaction."""
-        stmt = _ITEM_LOCKED if lock else _ITEM
-        return session.scalars(stmt, {"item_id": item_id}).one_or_none()
+    def item(self, session: Session, item_id: uuid.UUID) -> Item | None:
+        return session.scalars(_ITEM, {"item_id": item_id}).one_or_none()
+
+    def lock_item(self, session: Session, item_id: uuid.UUID) -> None:
+        """The item's row lock (PostgreSQL) for the rest of the transaction (its id only: the
+        caller reads nothing of it)."""
+        session.execute(_ITEM_LOCKED, {"item_id": item_id})
 
     def storage(self, session: Session, storage_id: int) -> StorageConfig | None:
         return session.get(StorageConfig, storage_id)
