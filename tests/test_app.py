@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
+from starlette.routing import Match
 
-from moorage.app import install_handlers
+from moorage.app import create_app, install_handlers
+from moorage.context import AppContext
 
 
 class Thing(BaseModel):
@@ -46,3 +49,24 @@ class TestValidationErrors:
     def test_a_wrong_field_is_named(self) -> None:
         r = _client().post("/things", json={"name": 3})
         assert r.json()["error"]["field"] == "name"
+
+
+UPLOAD_PATHS = [
+    ("POST", "/api/v2/teams/acme/items/register_upload"),
+    ("GET", "/api/v2/teams/acme/items/uploads/0b6c1a5e-8f0c-4d0e-9d5a-1f2e3c4b5a69/sign"),
+    ("POST", "/api/v2/teams/acme/items/uploads/0b6c1a5e-8f0c-4d0e-9d5a-1f2e3c4b5a69/confirm"),
+    ("PUT", "/api/v2/uploads/a.token"),
+]
+
+
+class TestRouteOrder:
+    @pytest.mark.parametrize(("method", "path"), UPLOAD_PATHS)
+    def test_the_uploads_router_first_changes_nothing_but_speed(
+        self, ctx: AppContext, method: str, path: str
+    ) -> None:
+        """The upload routes are matched first (run once a file); no other route takes their
+        paths with their methods, so which route answers a request is as before."""
+        app = create_app(ctx.settings, ctx, start_runtime=False)
+        scope = {"type": "http", "method": method, "path": path, "root_path": "", "app": app}
+        full = [i for i, r in enumerate(app.routes) if r.matches(dict(scope))[0] == Match.FULL]
+        assert len(full) == 1, full

@@ -130,6 +130,7 @@ def create_app(
     app.router.route_class = MoorageRoute
     install_handlers(app)
     for router in (
+        uploads_router,
         teams_router,
         datasets_router,
         storages_router,
@@ -139,7 +140,6 @@ def create_app(
         items_router,
         syncs_router,
         releases_router,
-        uploads_router,
     ):
         app.include_router(router, prefix="/api")
     app.include_router(ops_router)

@@ -272,6 +272,25 @@ class TestIsolation:
         assert bare.get(f"{UPLOADS}/{upload_id}/sign").status_code == 401
         assert bare.post(f"{UPLOADS}/{upload_id}/confirm", json={}).status_code == 401
 
+    def test_a_wrong_or_revoked_key_is_401_before_the_upload_is_read(
+        self, client: TestClient, api: TestClient, storage: dict
+    ) -> None:
+        """sign and confirm check the key in their one unit of work, first."""
+        (item,) = register(api, "a.jpg")
+        upload_id = item["slots"][0]["upload_id"]
+        made = api.post("/api/teams/acme/api_keys", json={"name": "ci"}).json()
+        wrong = {"Authorization": f"ApiKey {made['api_key'][:-1]}x"}
+        for h in (wrong, {"Authorization": "Basic abc"}):
+            assert client.get(f"{UPLOADS}/{upload_id}/sign", headers=h).status_code == 401
+            r = client.post(f"{UPLOADS}/{upload_id}/confirm", json={}, headers=h)
+            assert r.status_code == 401
+        revoked = {"Authorization": f"ApiKey {made['api_key']}"}
+        assert client.get(f"{UPLOADS}/{upload_id}/sign", headers=revoked).status_code == 200
+        assert api.delete(f"/api/teams/acme/api_keys/{made['prefix']}").status_code == 200
+        assert client.get(f"{UPLOADS}/{upload_id}/sign", headers=revoked).status_code == 401
+        r = client.post(f"{UPLOADS}/{upload_id}/confirm", json={}, headers=revoked)
+        assert r.status_code == 401
+
 
 class TestHostileInput:
     @pytest.mark.parametrize(

@@ -113,15 +113,22 @@ class TeamService:
             raise NotFound(f"Team {slug!r} does not exist.", field="team")
         return team
 
-    def authenticate_key(self, session: Session, authorization: str | None) -> tuple[Team, ApiKey]:
-        """The team and key of an ``Authorization`` header, read from the database every time
-        (a revoked key is refused at once by every process)."""
+    @staticmethod
+    def presented_key(authorization: str | None) -> str:
+        """The key of an ``Authorization: ApiKey <key>`` (or ``Bearer``) header, unchecked;
+        ``Unauthorized`` when there is none. No I/O."""
         if not authorization:
             raise Unauthorized("Send 'Authorization: ApiKey <key>'.")
         scheme, _, key = authorization.strip().partition(" ")
         key = key.strip()
         if scheme.lower() not in ("apikey", "bearer") or not key:
             raise Unauthorized("Send 'Authorization: ApiKey <key>'.")
+        return key
+
+    def authenticate_key(self, session: Session, authorization: str | None) -> tuple[Team, ApiKey]:
+        """The team and key of an ``Authorization`` header, read from the database every time
+        (a revoked key is refused at once by every process)."""
+        key = self.presented_key(authorization)
         prefix = split_api_key(key)
         if prefix is not None and not _PREFIX.fullmatch(prefix):
             prefix = None

@@ -5,12 +5,14 @@ import uuid
 from typing import IO, Any
 
 from fastapi import Request
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from moorage.deps import BaseUrlDep, CtxDep, PathTeamDep, SessionDep
+from moorage.deps import BaseUrlDep, CallerDep, CtxDep, PathTeamDep, SessionDep, in_unit
 from moorage.kit.responses import FastJSONResponse
 from moorage.kit.routing import api_router
 from moorage.kit.schemas import ErrorBody
+from moorage.models import Team
 from moorage.uploads.errors import UploadTooLarge
 from moorage.uploads.schemas import UploadRequest
 from moorage.uploads.service import upload_service
@@ -37,8 +39,9 @@ def register_upload(
     )
 
 
-# sign and confirm answer a ready ``FastJSONResponse`` (run once a file): the response model
-# is for the OpenAPI schema only, not validated and encoded again on the way out
+# sign and confirm (run once a file) take one trip to the thread pool for the key's check, the
+# work and the commit (``in_unit``), and answer a ready ``FastJSONResponse``: the response
+# model is for the OpenAPI schema only, not validated and encoded again on the way out
 
 
 @router.get(
@@ -47,12 +50,11 @@ def register_upload(
     response_model=dict[str, str],
     response_class=FastJSONResponse,
 )
-def sign_upload(
-    session: SessionDep, team: PathTeamDep, ctx: CtxDep, url: BaseUrlDep, upload_id: uuid.UUID
-) -> Any:
-    return FastJSONResponse(
-        upload_service.sign(session, team, upload_id=upload_id, ctx=ctx, base_url=url)
-    )
+async def sign_upload(caller: CallerDep, ctx: CtxDep, url: BaseUrlDep, upload_id: uuid.UUID) -> Any:
+    def work(session: Session, team: Team) -> dict[str, str]:
+        return upload_service.sign(session, team, upload_id=upload_id, ctx=ctx, base_url=url)
+
+    return FastJSONResponse(await in_unit(ctx, caller, work))
 
 
 @router.post(
@@ -61,10 +63,11 @@ def sign_upload(
     response_model=dict[str, Any],
     response_class=FastJSONResponse,
 )
-def confirm_upload(
-    session: SessionDep, team: PathTeamDep, ctx: CtxDep, upload_id: uuid.UUID
-) -> Any:
-    return FastJSONResponse(upload_service.confirm(session, team, upload_id=upload_id, ctx=ctx))
+async def confirm_upload(caller: CallerDep, ctx: CtxDep, upload_id: uuid.UUID) -> Any:
+    def work(session: Session, team: Team) -> dict[str, Any]:
+        return upload_service.confirm(session, team, upload_id=upload_id, ctx=ctx)
+
+    return FastJSONResponse(await in_unit(ctx, caller, work))
 
 
 def _too_large(limit: int) -> UploadTooLarge:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from moorage.models import Item, Job, Slot, StorageConfig, Team, Upload
@@ -15,42 +15,46 @@ from moorage.models.base import utcnow
 
 # The statements of sign, PUT and confirm, built once: building one costs more CPU than SQLite
 # spends running it (~0.1 ms each, a dozen a file). No UPDATE here changes an object the
-# session holds and reads afterwards, so none synchronizes the session.
-_NO_SYNC = {"synchronize_session": False}
+# session reads afterwards.
 _GET = select(Upload).where(Upload.team_id == bindparam("team_id"), Upload.id == bindparam("id"))
 _STORAGE = select(StorageConfig).where(
     StorageConfig.team_id == bindparam("team_id"), StorageConfig.id == bindparam("id")
 )
+# The UPDATEs are on the tables, not the ORM classes: an ORM-enabled UPDATE makes a new
+# statement (and cache key) at every execution, ~40 us more than the same on the table.
+_UPLOADS = cast(Table, Upload.__table__)
+_SLOTS = cast(Table, Slot.__table__)
+_ITEMS = cast(Table, Item.__table__)
 _RECEIVED = (
-    update(Upload)
+    update(_UPLOADS)
     .where(
-        Upload.id == bindparam("upload_id"),
-        Upload.team_id == bindparam("upload_team"),
-        Upload.status == "pending",
+        _UPLOADS.c.id == bindparam("upload_id"),
+        _UPLOADS.c.team_id == bindparam("upload_team"),
+        _UPLOADS.c.status == "pending",
     )
     .values(status="received", received_bytes=bindparam("size"), updated_at=bindparam("now"))
-    .execution_options(**_NO_SYNC)
+)
+_CONFIRMED = (
+    update(_UPLOADS)
+    .where(_UPLOADS.c.id == bindparam("upload_id"), _UPLOADS.c.team_id == bindparam("upload_team"))
+    .values(status="confirmed", received_bytes=bindparam("size"), updated_at=bindparam("now"))
 )
 _SLOT_SIZE = (
-    update(Slot)
-    .where(Slot.id == bindparam("slot_id"))
-    .values(size_bytes=bindparam("size"))
-    .execution_options(**_NO_SYNC)
+    update(_SLOTS).where(_SLOTS.c.id == bindparam("slot_id")).values(size_bytes=bindparam("size"))
 )
 _UNCONFIRMED = select(func.count()).where(
     Upload.item_id == bindparam("item_id"), Upload.status != "confirmed"
 )
 _SLOTS_OF = select(Slot.id, Slot.size_bytes).where(Slot.item_id == bindparam("item_id"))
 _PROCESSING = (
-    update(Item)
-    .where(Item.id == bindparam("item_id"), Item.team_id == bindparam("item_team"))
+    update(_ITEMS)
+    .where(_ITEMS.c.id == bindparam("item_id"), _ITEMS.c.team_id == bindparam("item_team"))
     .values(
         processing_status="uploading_confirmed",
         status="processing",
         size_bytes=bindparam("size"),
         updated_at=bindparam("now"),
     )
-    .execution_options(**_NO_SYNC)
 )
 
 
@@ -98,8 +102,10 @@ class UploadRepository:
         return bool(getattr(done, "rowcount", 0))
 
     def confirm(self, session: Session, upload: Upload, *, size: int) -> None:
-        upload.status = "confirmed"
-        upload.received_bytes = size
+        """The upload ``confirmed`` with its size, and its slot's size (statements: the
+        ``upload`` object is not changed, and nothing reads its status afterwards)."""
+        params = {"upload_id": upload.id, "upload_team": upload.team_id, "size": size}
+        session.execute(_CONFIRMED, {**params, "now": utcnow()})
         session.execute(_SLOT_SIZE, {"slot_id": upload.slot_id, "size": size})
 
     def unconfirmed_of_item(self, session: Session, item_id: uuid.UUID) -> int:

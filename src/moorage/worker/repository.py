@@ -1,8 +1,8 @@
 """Job rows: claiming, finishing, finding the stale ones.
 
-Every UPDATE here runs with ``synchronize_session=False``: none of them changes a row the
-session holds as an object it reads afterwards (the ORM's evaluation of the WHERE against the
-identity map cost ~0.3 ms a statement, four of them a job).
+Every UPDATE here runs with ``synchronize_session=False`` or on the table itself: none of them
+changes a row the session holds as an object it reads afterwards (the ORM's evaluation of the
+WHERE against the identity map cost ~0.3 ms a statement, four of them a job).
 """
 
 from __future__ import annotations
@@ -10,63 +10,98 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, delete, func, select, update
+from sqlalchemy import Row, Table, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from moorage.models import Item, Job, Section, Slot, StorageConfig
 from moorage.models.base import utcnow
 
 _NO_SYNC = {"synchronize_session": False}
-# a job's own statements, built once (building one costs more CPU than SQLite spends on it)
+# A job's own statements, built once (building one costs more CPU than SQLite spends on it).
+# Its UPDATEs and DELETEs are on the tables, not the ORM classes: an ORM-enabled UPDATE makes a
+# new statement (and cache key) at every execution, ~40 us more than the same on the table.
+_JOBS = cast(Table, Job.__table__)
+_ITEMS = cast(Table, Item.__table__)
+_SLOTS = cast(Table, Slot.__table__)
+_SECTIONS = cast(Table, Section.__table__)
 _CLAIM = (
-    update(Job)
-    .where(Job.id == bindparam("job_id"), Job.status == "queued")
-    .values(status="running", attempts=Job.attempts + 1, updated_at=bindparam("now"))
-    .returning(Job.attempts)
-    .execution_options(**_NO_SYNC)
+    update(_JOBS)
+    .where(_JOBS.c.id == bindparam("job_id"), _JOBS.c.status == "queued")
+    .values(status="running", attempts=_JOBS.c.attempts + 1, updated_at=bindparam("now"))
+    .returning(_JOBS.c.attempts)
 )
-_CLAIM_ATTEMPT = _CLAIM.where(Job.attempts == bindparam("attempt"))
+_CLAIM_ATTEMPT = _CLAIM.where(_JOBS.c.attempts == bindparam("attempt"))
 _STARTED = (
-    update(Item)
+    update(_ITEMS)
     .where(
-        Item.id == select(Job.item_id).where(Job.id == bindparam("job_id")).scalar_subquery(),
-        Item.processing_status == "uploading_confirmed",
+        _ITEMS.c.id
+        == select(_JOBS.c.item_id).where(_JOBS.c.id == bindparam("job_id")).scalar_subquery(),
+        _ITEMS.c.processing_status == "uploading_confirmed",
     )
     .values(processing_status="processing", updated_at=bindparam("now"))
-    .execution_options(**_NO_SYNC)
 )
-_HELD = (Job.id == bindparam("job_id"), Job.status == "running", Job.attempts == bindparam("token"))
+_HELD = (
+    _JOBS.c.id == bindparam("job_id"),
+    _JOBS.c.status == "running",
+    _JOBS.c.attempts == bindparam("token"),
+)
 # each twice: a None error is SQL NULL (a bound None would be stored as JSON ``null``)
 _FINISH = (
-    update(Job)
-    .where(*_HELD)
-    .values(status=bindparam("to_status"), updated_at=bindparam("now"))
-    .execution_options(**_NO_SYNC)
+    update(_JOBS).where(*_HELD).values(status=bindparam("to_status"), updated_at=bindparam("now"))
 )
 _FINISH_ERROR = (_FINISH.values(error=None), _FINISH.values(error=bindparam("to_error")))
 _ITEM_STATUS = (
-    update(Item)
-    .where(Item.id == bindparam("item_id"))
+    update(_ITEMS)
+    .where(_ITEMS.c.id == bindparam("item_id"))
     .values(
         processing_status=bindparam("processing"),
         status=bindparam("to_status"),
         updated_at=bindparam("now"),
     )
-    .execution_options(**_NO_SYNC)
 )
 _ITEM_ERROR = (
     _ITEM_STATUS.values(processing_error=None),
     _ITEM_STATUS.values(processing_error=bindparam("to_error")),
 )
-_JOB_STATUSES = select(Job.status).where(Job.item_id == bindparam("item_id"))
+_JOB_STATUSES = select(_JOBS.c.status).where(_JOBS.c.item_id == bindparam("item_id"))
 _ITEM = select(Item).where(Item.id == bindparam("item_id"))
-_ITEM_LOCKED = _ITEM.with_for_update()
-_SLOTS_OF = select(Slot).where(Slot.item_id == bindparam("item_id"))
-_DROP_SECTIONS = (
-    delete(Section).where(Section.slot_id == bindparam("slot_id")).execution_options(**_NO_SYNC)
+_ITEM_LOCKED = select(_ITEMS.c.id).where(_ITEMS.c.id == bindparam("item_id")).with_for_update()
+#: what a job works on, in one row: its slot's columns and its item's storage
+_WORK = (
+    select(
+        _JOBS.c.item_id,
+        _JOBS.c.slot_id,
+        _SLOTS.c.kind,
+        _SLOTS.c.storage_key,
+        _SLOTS.c.file_name,
+        _SLOTS.c.source_files,
+        _SLOTS.c.storage_thumbnail_key,
+        _SLOTS.c.metadata.label("meta"),
+        _SLOTS.c.fps,
+        _SLOTS.c.as_frames,
+        _SLOTS.c.extract_views,
+        _ITEMS.c.storage_id,
+    )
+    .join(_SLOTS, _SLOTS.c.id == _JOBS.c.slot_id)
+    .join(_ITEMS, _ITEMS.c.id == _JOBS.c.item_id)
+    .where(_JOBS.c.id == bindparam("job_id"))
 )
+_SLOTS_OF = select(Slot).where(Slot.item_id == bindparam("item_id"))
+_SLOT_STATE = select(
+    _SLOTS.c.size_bytes, _SLOTS.c.metadata.label("meta"), _SLOTS.c.storage_thumbnail_key
+).where(_SLOTS.c.id == bindparam("slot_id"))
+_SLOT_SIZE = (
+    update(_SLOTS).where(_SLOTS.c.id == bindparam("slot_id")).values(size_bytes=bindparam("size"))
+)
+_SLOT_RESULT = _SLOT_SIZE.values(
+    metadata=bindparam("meta"),
+    total_sections=bindparam("total_sections"),
+    storage_thumbnail_key=bindparam("thumbnail_key"),
+    derivatives_storage_id=bindparam("derivatives_storage_id"),
+)
+_DROP_SECTIONS = delete(_SECTIONS).where(_SECTIONS.c.slot_id == bindparam("slot_id"))
 
 
 class JobRepository:
@@ -234,7 +269,12 @@ class JobRepository:
 class WorkRepository:
     """The item, slot, sections and storage a job works on."""
 
-    def source_files(self, slot: Slot) -> list[dict[str, str]]:
+    def work_row(self, session: Session, job_id: uuid.UUID) -> Row[Any] | None:
+        """The job's item and slot ids, its slot's columns a run reads and its item's
+        ``storage_id``; None when the job, its slot or its item is gone."""
+        return cast("Row[Any] | None", session.execute(_WORK, {"job_id": job_id}).one_or_none())
+
+    def source_files(self, slot: Slot | Row[Any]) -> list[dict[str, str]]:
         """The files the slot is made from: its one file, or the files of its series in order
         (written once at registration, never changed by processing)."""
         if slot.source_files:
@@ -246,22 +286,53 @@ class WorkRepository:
             select(Section).where(Section.slot_id == slot_id).order_by(Section.section_index)
         ).all()
 
-    def replace_sections(
-        self, session: Session, slot_id: uuid.UUID, sections: list[Section]
-    ) -> None:
-        session.execute(_DROP_SECTIONS, {"slot_id": slot_id})
-        session.add_all(sections)
+    def slot_state(self, session: Session, slot_id: uuid.UUID) -> Row[Any] | None:
+        """The slot's ``size_bytes``, ``meta`` and ``storage_thumbnail_key``, None if gone."""
+        row = session.execute(_SLOT_STATE, {"slot_id": slot_id}).one_or_none()
+        return cast("Row[Any] | None", row)
 
-    def slot(self, session: Session, slot_id: uuid.UUID) -> Slot | None:
-        return session.get(Slot, slot_id)
+    def set_slot_size(self, session: Session, slot_id: uuid.UUID, *, size: int | None) -> None:
+        session.execute(_SLOT_SIZE, {"slot_id": slot_id, "size": size})
+
+    def set_slot_result(
+        self,
+        session: Session,
+        slot_id: uuid.UUID,
+        *,
+        size: int | None,
+        meta: dict[str, Any],
+        total_sections: int,
+        thumbnail_key: str | None,
+        derivatives_storage_id: int | None,
+    ) -> None:
+        params = {
+            "slot_id": slot_id,
+            "size": size,
+            "meta": meta,
+            "total_sections": total_sections,
+            "thumbnail_key": thumbnail_key,
+            "derivatives_storage_id": derivatives_storage_id,
+        }
+        session.execute(_SLOT_RESULT, params)
+
+    def replace_section_rows(
+        self, session: Session, slot_id: uuid.UUID, rows: list[dict[str, Any]]
+    ) -> None:
+        """The slot's sections are these rows (none: it has none)."""
+        session.execute(_DROP_SECTIONS, {"slot_id": slot_id})
+        if rows:
+            session.execute(insert(_SECTIONS), rows)
 
     def slots_of(self, session: Session, item_id: uuid.UUID) -> Sequence[Slot]:
         return session.scalars(_SLOTS_OF, {"item_id": item_id}).all()
 
-    def item(self, session: Session, item_id: uuid.UUID, *, lock: bool = False) -> Item | None:
-        """The item; ``lock`` takes its row lock (PostgreSQL) for the rest of the transaction."""
-        stmt = _ITEM_LOCKED if lock else _ITEM
-        return session.scalars(stmt, {"item_id": item_id}).one_or_none()
+    def item(self, session: Session, item_id: uuid.UUID) -> Item | None:
+        return session.scalars(_ITEM, {"item_id": item_id}).one_or_none()
+
+    def lock_item(self, session: Session, item_id: uuid.UUID) -> None:
+        """The item's row lock (PostgreSQL) for the rest of the transaction (its id only: the
+        caller reads nothing of it)."""
+        session.execute(_ITEM_LOCKED, {"item_id": item_id})
 
     def storage(self, session: Session, storage_id: int) -> StorageConfig | None:
         return session.get(StorageConfig, storage_id)

@@ -196,11 +196,11 @@ def record(ctx: AppContext, work: Work, outcome: Outcome) -> None:
     """``done`` and the result in one transaction, only while the lease is this run's."""
     with ctx.db.session() as session:
         # lock the item first: the last of its jobs to finish sees all the others done
-        work_repository.item(session, work.item_id, lock=True)
+        work_repository.lock_item(session, work.item_id)
         if not job_repository.finish(session, work.job_id, token=work.token, status="done"):
             raise JobLost(str(work.job_id))  # rolls back: the run that replaced this one records
         record_outcome(session, work, outcome)
-        finish_item(session, work.item_id)
+        finish_item(session, work.item_id, kind=work.kind)
 
 
 def _open_storages(ctx: AppContext, work: Work) -> tuple[StorageAdapter, StorageSink]:
