@@ -63,6 +63,19 @@ def _actor(broker: dramatiq.Broker, seen: list[str], *, queue: str, name: str) -
     )
 
 
+def _consume_all(broker: RedisBroker, seen: list[str], ids: list[str]) -> None:
+    """A real worker runs every message of ``QUEUE``: each job id once, none left waiting."""
+    worker = dramatiq.Worker(broker, queues={QUEUE}, worker_threads=2)
+    worker.start()
+    try:
+        wait_for(lambda: len(seen) >= len(ids))
+        broker.join(QUEUE, timeout=30_000)
+    finally:
+        worker.stop()
+    assert sorted(seen) == sorted(ids)  # every one, none twice
+    assert waiting_messages(broker, QUEUE) == 0
+
+
 def test_redis_batch_is_consumed_whole_once_each(redis_broker: RedisBroker) -> None:
     counting = Counting()
     redis_broker.add_middleware(counting)
@@ -73,15 +86,7 @@ def test_redis_batch_is_consumed_whole_once_each(redis_broker: RedisBroker) -> N
     # the reconciler counts them as it counts messages sent one by one
     assert waiting_messages(redis_broker, QUEUE) == len(ids)
     assert counting.before == ids and counting.after == ids
-    worker = dramatiq.Worker(redis_broker, queues={QUEUE}, worker_threads=2)
-    worker.start()
-    try:
-        wait_for(lambda: len(seen) >= len(ids))
-        redis_broker.join(QUEUE, timeout=30_000)
-    finally:
-        worker.stop()
-    assert sorted(seen) == sorted(ids)  # every one, none twice
-    assert waiting_messages(redis_broker, QUEUE) == 0
+    _consume_all(redis_broker, seen, ids)
 
 
 def test_templated_redis_messages_are_what_dramatiq_would_write(redis_broker: RedisBroker) -> None:
@@ -104,15 +109,7 @@ def test_templated_redis_messages_are_what_dramatiq_would_write(redis_broker: Re
         assert str(uuid.UUID(message.message_id)) == message.message_id
     assert {m.options["redis_message_id"].encode() for m in decoded} == set(stored)
     assert len({m.message_id for m in decoded}) == len(calls)
-    worker = dramatiq.Worker(redis_broker, queues={QUEUE}, worker_threads=2)
-    worker.start()
-    try:
-        wait_for(lambda: len(seen) >= len(calls))
-        redis_broker.join(QUEUE, timeout=30_000)
-    finally:
-        worker.stop()
-    assert sorted(seen) == sorted(c[0] for c in calls)
-    assert waiting_messages(redis_broker, QUEUE) == 0
+    _consume_all(redis_broker, seen, [c[0] for c in calls])
 
 
 def test_send_many_goes_through_enqueue_hooks_when_a_middleware_has_them(
