@@ -44,6 +44,27 @@ class TestAfterCommit:
             assert sent == []  # not before the commit
         assert sent == [job_id]
 
+    def test_a_savepoint_released_sends_nothing_yet(self, ctx: AppContext, sent) -> None:
+        # a sync page releases savepoints (its COPYs) before its transaction commits: a job
+        # sent then could reach a worker before its row is visible
+        job_id = uuid.uuid4()
+        with ctx.db.session() as session:
+            send_after_commit(session, [job_id])
+            savepoint = session.begin_nested()
+            savepoint.commit()
+            assert sent == []
+        assert sent == [job_id]
+
+    def test_a_savepoint_rolled_back_keeps_the_jobs_before_it(self, ctx: AppContext, sent) -> None:
+        # a COPY undone by its savepoint (a unique violation) must not drop the jobs of the
+        # rows the transaction still commits
+        job_id = uuid.uuid4()
+        with ctx.db.session() as session:
+            send_after_commit(session, [job_id])
+            savepoint = session.begin_nested()
+            savepoint.rollback()
+        assert sent == [job_id]
+
 
 class FlakyLocal(LocalStorage):
     """The real local adapter, but the first ``head`` times out like a throttled cloud store."""

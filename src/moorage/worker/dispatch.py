@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 import structlog
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 log = structlog.get_logger(__name__)
 
@@ -65,6 +65,9 @@ def send_after_commit(session: Session, job_ids: Sequence[uuid.UUID]) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _send(session: Session) -> None:
+    # SQLAlchemy fires this for a released SAVEPOINT too: its rows are not visible yet
+    if session.in_nested_transaction():
+        return
     for key, dispatcher in (
         (_KEY, _dispatcher),
         (_SYNC_KEY, _sync_dispatcher),
@@ -80,8 +83,11 @@ def _send(session: Session) -> None:
             log.warning("jobs.dispatch_failed", kind=key, count=len(pending), error=str(exc))
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget(session: Session) -> None:
+@event.listens_for(Session, "after_soft_rollback")
+def _forget(session: Session, previous: SessionTransaction) -> None:
+    # a SAVEPOINT rolled back undoes only its own rows; what was pending before it still commits
+    if previous.nested:
+        return
     session.info.pop(_KEY, None)
     session.info.pop(_SYNC_KEY, None)
     session.info.pop(_CLEANUP_KEY, None)
