@@ -46,7 +46,8 @@ class Item(Base):
 
     seq: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True, default=new_uuid)
-    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    #: the dataset's team, for team-wide listings (no foreign key: implied by the dataset's)
+    team_id: Mapped[int] = mapped_column(Integer)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
     storage_id: Mapped[int | None] = mapped_column(ForeignKey("storages.id", ondelete="SET NULL"))
     name: Mapped[str] = mapped_column(String(1024))

@@ -17,11 +17,13 @@ class Job(Base):
     __table_args__ = (Index("ix_jobs_status_updated", "status", "updated_at"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_uuid)
-    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    #: the item's team (no foreign key: implied by the item's dataset; decision 0044)
+    team_id: Mapped[int] = mapped_column(Integer)
     item_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("items.id", ondelete="CASCADE"), index=True
     )
-    slot_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("slots.id", ondelete="CASCADE"))
+    #: one of the item's slots (no foreign key: deleted with the item, through ``item_id``)
+    slot_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     kind: Mapped[str] = mapped_column(String(40), default="process_slot")
     #: queued | running | done | error
     status: Mapped[str] = mapped_column(String(20), default="queued")

@@ -26,7 +26,8 @@ class Upload(Base):
     item_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("items.id", ondelete="CASCADE"), index=True
     )
-    slot_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("slots.id", ondelete="CASCADE"))
+    #: one of the item's slots (no foreign key: deleted with the item, through ``item_id``)
+    slot_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     storage_id: Mapped[int] = mapped_column(ForeignKey("storages.id", ondelete="CASCADE"))
     storage_key: Mapped[str] = mapped_column(Text)
     #: the most bytes a PUT may carry: the announced ``size_bytes``, else the server's limit
