@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Row, Table, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from moorage.kit.detached import Columns, detached
@@ -58,10 +58,11 @@ _CONFIRMED = (
 _SLOT_SIZE = (
     update(_SLOTS).where(_SLOTS.c.id == bindparam("slot_id")).values(size_bytes=bindparam("size"))
 )
-_UNCONFIRMED = select(func.count()).where(
-    Upload.item_id == bindparam("item_id"), Upload.status != "confirmed"
+#: the item's slots, none while an upload of it is not confirmed (one statement, not two)
+_SLOTS_ONCE_CONFIRMED = select(Slot.id, Slot.size_bytes).where(
+    Slot.item_id == bindparam("item_id"),
+    ~exists().where(Upload.item_id == bindparam("item_id"), Upload.status != "confirmed"),
 )
-_SLOTS_OF = select(Slot.id, Slot.size_bytes).where(Slot.item_id == bindparam("item_id"))
 _PROCESSING = (
     update(_ITEMS)
     .where(_ITEMS.c.id == bindparam("item_id"), _ITEMS.c.team_id == bindparam("item_team"))
@@ -136,14 +137,23 @@ class UploadRepository:
         session.execute(_CONFIRMED, {**params, "now": utcnow()})
         session.execute(_SLOT_SIZE, {"slot_id": upload.slot_id, "size": size})
 
-    def unconfirmed_of_item(self, session: Session, item_id: uuid.UUID) -> int:
-        return int(session.scalar(_UNCONFIRMED, {"item_id": item_id}) or 0)
+    def slots_once_confirmed(
+        self, session: Session, item_id: uuid.UUID
+    ) -> Sequence[Row[uuid.UUID, int | None]]:
+        """The item's slots (``id``, ``size_bytes``) when every upload of it is confirmed, else
+        none."""
+        return session.execute(_SLOTS_ONCE_CONFIRMED, {"item_id": item_id}).all()
 
     def start_processing(
-        self, session: Session, upload: Upload, *, now: datetime
+        self,
+        session: Session,
+        upload: Upload,
+        *,
+        slots: Sequence[Row[uuid.UUID, int | None]],
+        now: datetime,
     ) -> list[uuid.UUID]:
-        """Every slot's job of the upload's item, and the item ``uploading_confirmed``."""
-        slots = session.execute(_SLOTS_OF, {"item_id": upload.item_id}).all()
+        """Every slot's job of the upload's item (``slots``: its ``slots_once_confirmed``), and
+        the item ``uploading_confirmed``."""
         ids = [uuid.uuid4() for _ in slots]
         jobs = [
             {
