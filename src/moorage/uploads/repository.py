@@ -7,24 +7,40 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Row, Table, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from moorage.kit.detached import Columns, detached
 from moorage.models import Item, Job, Slot, StorageConfig, Team, Upload
 from moorage.models.base import utcnow
 
 # The statements of sign, PUT and confirm, built once: building one costs more CPU than SQLite
 # spends running it (~0.1 ms each, a dozen a file). No UPDATE here changes an object the
 # session reads afterwards.
-_GET = select(Upload).where(Upload.team_id == bindparam("team_id"), Upload.id == bindparam("id"))
 _STORAGE = select(StorageConfig).where(
     StorageConfig.team_id == bindparam("team_id"), StorageConfig.id == bindparam("id")
+)
+_UPLOAD_COLUMNS = Columns(Upload, "upload__")
+_STORAGE_COLUMNS = Columns(StorageConfig, "storage__")
+#: the upload and its storage (of the same team; None when it was removed) in one row
+_GET_WITH_STORAGE = (
+    select(*_UPLOAD_COLUMNS.labelled, *_STORAGE_COLUMNS.labelled)
+    .select_from(Upload)
+    .outerjoin(
+        StorageConfig,
+        (StorageConfig.id == Upload.storage_id) & (StorageConfig.team_id == Upload.team_id),
+    )
+    .where(Upload.team_id == bindparam("team_id"), Upload.id == bindparam("id"))
 )
 # The UPDATEs are on the tables, not the ORM classes: an ORM-enabled UPDATE makes a new
 # statement (and cache key) at every execution, ~40 us more than the same on the table.
 _UPLOADS = cast(Table, Upload.__table__)
 _SLOTS = cast(Table, Slot.__table__)
 _ITEMS = cast(Table, Item.__table__)
+_JOBS = cast(Table, Job.__table__)
+#: on the table, not the class: an ORM-enabled ``insert(Job)`` is built anew and goes through the
+#: ORM's bulk persistence at every call (~0.2 ms a confirm)
+_ADD_JOBS = insert(_JOBS)
 _RECEIVED = (
     update(_UPLOADS)
     .where(
@@ -42,10 +58,11 @@ _CONFIRMED = (
 _SLOT_SIZE = (
     update(_SLOTS).where(_SLOTS.c.id == bindparam("slot_id")).values(size_bytes=bindparam("size"))
 )
-_UNCONFIRMED = select(func.count()).where(
-    Upload.item_id == bindparam("item_id"), Upload.status != "confirmed"
+#: the item's slots, none while an upload of it is not confirmed (one statement, not two)
+_SLOTS_ONCE_CONFIRMED = select(Slot.id, Slot.size_bytes).where(
+    Slot.item_id == bindparam("item_id"),
+    ~exists().where(Upload.item_id == bindparam("item_id"), Upload.status != "confirmed"),
 )
-_SLOTS_OF = select(Slot.id, Slot.size_bytes).where(Slot.item_id == bindparam("item_id"))
 _PROCESSING = (
     update(_ITEMS)
     .where(_ITEMS.c.id == bindparam("item_id"), _ITEMS.c.team_id == bindparam("item_team"))
@@ -89,8 +106,20 @@ class UploadRepository:
         if rows:
             session.execute(insert(Upload), rows)
 
-    def get(self, session: Session, team_id: int, upload_id: uuid.UUID) -> Upload | None:
-        return session.scalars(_GET, {"team_id": team_id, "id": upload_id}).one_or_none()
+    def get_with_storage(
+        self, session: Session, team_id: int, upload_id: uuid.UUID
+    ) -> tuple[Upload, StorageConfig | None] | None:
+        """The upload and its storage (None if removed), read in one row as objects in no
+        session (``moorage.kit.detached``: read them, never change or add them); None when
+        the team has no such upload."""
+        row = session.execute(_GET_WITH_STORAGE, {"team_id": team_id, "id": upload_id}).first()
+        if row is None:
+            return None
+        values = row._mapping
+        upload = detached(_UPLOAD_COLUMNS, values)
+        if values[f"{_STORAGE_COLUMNS.prefix}id"] is None:
+            return upload, None
+        return upload, detached(_STORAGE_COLUMNS, values)
 
     def mark_received(
         self, session: Session, team_id: int, upload_id: uuid.UUID, *, size: int
@@ -108,14 +137,23 @@ class UploadRepository:
         session.execute(_CONFIRMED, {**params, "now": utcnow()})
         session.execute(_SLOT_SIZE, {"slot_id": upload.slot_id, "size": size})
 
-    def unconfirmed_of_item(self, session: Session, item_id: uuid.UUID) -> int:
-        return int(session.scalar(_UNCONFIRMED, {"item_id": item_id}) or 0)
+    def slots_once_confirmed(
+        self, session: Session, item_id: uuid.UUID
+    ) -> Sequence[Row[uuid.UUID, int | None]]:
+        """The item's slots (``id``, ``size_bytes``) when every upload of it is confirmed, else
+        none."""
+        return session.execute(_SLOTS_ONCE_CONFIRMED, {"item_id": item_id}).all()
 
     def start_processing(
-        self, session: Session, upload: Upload, *, now: datetime
+        self,
+        session: Session,
+        upload: Upload,
+        *,
+        slots: Sequence[Row[uuid.UUID, int | None]],
+        now: datetime,
     ) -> list[uuid.UUID]:
-        """Every slot's job of the upload's item, and the item ``uploading_confirmed``."""
-        slots = session.execute(_SLOTS_OF, {"item_id": upload.item_id}).all()
+        """Every slot's job of the upload's item (``slots``: its ``slots_once_confirmed``), and
+        the item ``uploading_confirmed``."""
         ids = [uuid.uuid4() for _ in slots]
         jobs = [
             {
@@ -131,7 +169,8 @@ class UploadRepository:
             }
             for job_id, (slot_id, _) in zip(ids, slots, strict=True)
         ]
-        session.execute(insert(Job), jobs)
+        if jobs:  # an empty list would be one INSERT of the columns' defaults
+            session.execute(_ADD_JOBS, jobs)
         sizes = [s for _, s in slots if s is not None]
         params = {
             "item_id": upload.item_id,

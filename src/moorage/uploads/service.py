@@ -3,6 +3,7 @@ capability URL per file, take the bytes, and start processing once every file is
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from dataclasses import dataclass
@@ -55,9 +56,15 @@ class PutTarget:
     max_bytes: int
 
 
+@functools.lru_cache(maxsize=8)
+def _serializer(key: bytes) -> URLSafeSerializer:
+    """One serializer a key (stateless once made; making one was ~20 us a sign and a PUT)."""
+    return URLSafeSerializer(key, salt="moorage-upload")
+
+
 class UploadService:
     def _signer(self, ctx: AppContext) -> URLSafeSerializer:
-        return URLSafeSerializer(ctx.secrets.signing_key("upload"), salt="moorage-upload")
+        return _serializer(ctx.secrets.signing_key("upload"))
 
     # -- register_upload --------------------------------------------------------------------
 
@@ -154,11 +161,20 @@ class UploadService:
 
     # -- sign, PUT, confirm -----------------------------------------------------------------
 
-    def _get(self, session: Session, team: Team, upload_id: uuid.UUID) -> Upload:
-        upload = upload_repository.get(session, team.id, upload_id)
-        if upload is None:
+    def _get(
+        self, session: Session, team: Team, upload_id: uuid.UUID
+    ) -> tuple[Upload, StorageConfig | None]:
+        """The upload and its storage, read in one row (objects in no session: read only)."""
+        found = upload_repository.get_with_storage(session, team.id, upload_id)
+        if found is None:
             raise NotFound(f"Upload {str(upload_id)!r} does not exist.", field="upload_id")
-        return upload
+        return found
+
+    @staticmethod
+    def _present(storage: StorageConfig | None) -> StorageConfig:
+        if storage is None:
+            raise NotFound("The storage of this upload was removed.", field="upload_id")
+        return storage
 
     @staticmethod
     def _check_open(upload: Upload, now: datetime) -> None:
@@ -184,7 +200,7 @@ class UploadService:
         self, session: Session, team: Team, *, upload_id: uuid.UUID, ctx: AppContext, base_url: str
     ) -> dict[str, str]:
         """``{"upload_url"}``: a presigned PUT of the storage, or moorage's capability URL."""
-        upload = self._get(session, team, upload_id)
+        upload, found = self._get(session, team, upload_id)
         now = utcnow()
         self._check_open(upload, now)
         if upload.status != "pending":
@@ -192,8 +208,9 @@ class UploadService:
         left = (upload.expires_at.replace(tzinfo=now.tzinfo) - now).total_seconds()
         expires_in = max(1, int(min(ctx.settings.signed_url_seconds, left)))
         url = None
-        if signs_puts(self._storage(session, upload).provider):
-            url = self._adapter(session, ctx, upload).sign_put(
+        storage = self._present(found)
+        if signs_puts(storage.provider):
+            url = ctx.storages.adapter_for(session, storage).sign_put(
                 upload.storage_key, expires_in=expires_in
             )
         if url is None:
@@ -233,13 +250,14 @@ class UploadService:
         no transaction is open while the bytes are written, which may take minutes (SQLite
         would hold its write lock, PostgreSQL a transaction, all along)."""
         with ctx.db.session() as session:
-            upload = upload_repository.get(session, target.team_id, target.upload_id)
-            if upload is None:
+            found = upload_repository.get_with_storage(session, target.team_id, target.upload_id)
+            if found is None:
                 raise NotFound("This upload does not exist (any more).", field="token")
+            upload, storage = found
             self._check_open(upload, utcnow())
             if upload.status != "pending":
                 raise UploadUsed("This upload already has its file.", field="token")
-            adapter = self._adapter(session, ctx, upload)
+            adapter = ctx.storages.adapter_for(session, self._present(storage))
             key = upload.storage_key
         adapter.put_new(key, body, content_type=content_type)
         with ctx.db.session() as session:
@@ -254,23 +272,24 @@ class UploadService:
         self, session: Session, team: Team, *, upload_id: uuid.UUID, ctx: AppContext
     ) -> dict[str, Any]:
         """The file is there: the last slot of an item to be confirmed starts its processing."""
-        upload = self._get(session, team, upload_id)
+        upload, storage = self._get(session, team, upload_id)
         if upload.status == "confirmed":
             return {}  # a client retrying its confirm
         now = utcnow()
         self._check_open(upload, now)
         size = upload.received_bytes
         if upload.status == "pending":  # bytes sent straight to the bucket: are they there?
-            size = self._stored_size(session, ctx, upload)
+            adapter = ctx.storages.adapter_for(session, self._present(storage))
+            size = self._stored_size(adapter, upload)
         upload_repository.confirm(session, upload, size=size or 0)
-        if upload_repository.unconfirmed_of_item(session, upload.item_id) == 0:
-            job_ids = upload_repository.start_processing(session, upload, now=now)
+        slots = upload_repository.slots_once_confirmed(session, upload.item_id)
+        if slots:  # this was the item's last upload to be confirmed
+            job_ids = upload_repository.start_processing(session, upload, slots=slots, now=now)
             send_after_commit(session, job_ids)
         session.flush()
         return {}
 
-    def _stored_size(self, session: Session, ctx: AppContext, upload: Upload) -> int:
-        adapter = self._adapter(session, ctx, upload)
+    def _stored_size(self, adapter: StorageAdapter, upload: Upload) -> int:
         try:
             info = adapter.head(upload.storage_key)
         except ObjectNotFound:

@@ -92,11 +92,14 @@ def hls_with_keys(hls: dict[str, Any], key: Callable[[str], str]) -> dict[str, A
 
 def finish_item(session: Session, item_id: uuid.UUID, *, kind: str) -> None:
     """The last job of an item to finish makes it ``complete``. ``kind``: the finishing
-    job's slot's; only an item whose slots are all DICOM has its layout arranged."""
+    job's slot's; only an item whose slots are all DICOM has its layout arranged. Called once
+    the finishing job is ``done``, so the item has at least that job."""
+    if kind != "dicom":  # nothing to arrange: one statement checks and completes
+        job_repository.complete_when_done(session, item_id)
+        return
     statuses = job_repository.item_job_statuses(session, item_id)
     if statuses and all(s == "done" for s in statuses):
-        if kind == "dicom":
-            _arrange_dicom_layout(session, item_id)
+        _arrange_dicom_layout(session, item_id)
         job_repository.set_item_status(session, item_id, processing="complete", status="new")
 
 

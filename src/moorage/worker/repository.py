@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Row, Table, and_, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from moorage.kit.detached import Columns, detached
 from moorage.models import Item, Job, Section, Slot, StorageConfig
 from moorage.models.base import utcnow
 
@@ -26,6 +27,9 @@ _JOBS = cast(Table, Job.__table__)
 _ITEMS = cast(Table, Item.__table__)
 _SLOTS = cast(Table, Slot.__table__)
 _SECTIONS = cast(Table, Section.__table__)
+_STORAGES = cast(Table, StorageConfig.__table__)
+#: the item's storage, read with the job's row (``storage_id`` None: it is gone)
+STORAGE_COLUMNS = Columns(StorageConfig, "storage__")
 _CLAIM = (
     update(_JOBS)
     .where(_JOBS.c.id == bindparam("job_id"), _JOBS.c.status == "queued")
@@ -66,6 +70,21 @@ _ITEM_ERROR = (
     _ITEM_STATUS.values(processing_error=bindparam("to_error")),
 )
 _JOB_STATUSES = select(_JOBS.c.status).where(_JOBS.c.item_id == bindparam("item_id"))
+#: the item ``complete`` (as ``set_item_status(processing="complete", status="new")``) when none
+#: of its jobs is anything but done, in one statement instead of reading the statuses first
+_COMPLETE_WHEN_DONE = (
+    update(_ITEMS)
+    .where(
+        _ITEMS.c.id == bindparam("item_id"),
+        ~exists().where(_JOBS.c.item_id == bindparam("item_id"), _JOBS.c.status != "done"),
+    )
+    .values(
+        processing_status="complete",
+        status="new",
+        processing_error=None,
+        updated_at=bindparam("now"),
+    )
+)
 _ITEM = select(Item).where(Item.id == bindparam("item_id"))
 _ITEM_LOCKED = select(_ITEMS.c.id).where(_ITEMS.c.id == bindparam("item_id")).with_for_update()
 #: what a job works on, in one row: its slot's columns and its item's storage
@@ -83,9 +102,11 @@ _WORK = (
         _SLOTS.c.as_frames,
         _SLOTS.c.extract_views,
         _ITEMS.c.storage_id,
+        *STORAGE_COLUMNS.labelled,
     )
     .join(_SLOTS, _SLOTS.c.id == _JOBS.c.slot_id)
     .join(_ITEMS, _ITEMS.c.id == _JOBS.c.item_id)
+    .outerjoin(_STORAGES, _STORAGES.c.id == _ITEMS.c.storage_id)
     .where(_JOBS.c.id == bindparam("job_id"))
 )
 _SLOTS_OF = select(Slot).where(Slot.item_id == bindparam("item_id"))
@@ -181,6 +202,12 @@ class JobRepository:
     def item_job_statuses(self, session: Session, item_id: uuid.UUID) -> list[str]:
         return list(session.scalars(_JOB_STATUSES, {"item_id": item_id}))
 
+    def complete_when_done(self, session: Session, item_id: uuid.UUID) -> bool:
+        """The item ``complete`` if every job of it is done (the caller's among them); True
+        when it was."""
+        result = session.execute(_COMPLETE_WHEN_DONE, {"item_id": item_id, "now": utcnow()})
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
     def take_back_silent(
         self, session: Session, *, silent_since: datetime, limit: int
     ) -> list[tuple[uuid.UUID, int]]:
@@ -270,9 +297,17 @@ class WorkRepository:
     """The item, slot, sections and storage a job works on."""
 
     def work_row(self, session: Session, job_id: uuid.UUID) -> Row[Any] | None:
-        """The job's item and slot ids, its slot's columns a run reads and its item's
-        ``storage_id``; None when the job, its slot or its item is gone."""
+        """The job's item and slot ids, its slot's columns a run reads, its item's
+        ``storage_id`` and that storage's columns (``STORAGE_COLUMNS``, None when it is gone);
+        None when the job, its slot or its item is gone."""
         return cast("Row[Any] | None", session.execute(_WORK, {"job_id": job_id}).one_or_none())
+
+    def storage_of(self, row: Row[Any]) -> StorageConfig | None:
+        """The storage ``work_row`` read, as an object in no session (read it, never add it:
+        ``moorage.kit.detached``); None when it is gone."""
+        if row._mapping[f"{STORAGE_COLUMNS.prefix}id"] is None:
+            return None
+        return detached(STORAGE_COLUMNS, row._mapping)
 
     def source_files(self, slot: Slot | Row[Any]) -> list[dict[str, str]]:
         """The files the slot is made from: its one file, or the files of its series in order
@@ -331,7 +366,13 @@ class WorkRepository:
 
     def lock_item(self, session: Session, item_id: uuid.UUID) -> None:
         """The item's row lock (PostgreSQL) for the rest of the transaction (its id only: the
-        caller reads nothing of it)."""
+        caller reads nothing of it).
+
+        Nothing on SQLite: it has no row locks (``FOR UPDATE`` is dropped from the statement,
+        leaving a plain read of the id); its writers are serialised by the database's write
+        lock, which every transaction takes first (``BEGIN IMMEDIATE``, ``moorage.db``)."""
+        if session.get_bind().dialect.name == "sqlite":
+            return
         session.execute(_ITEM_LOCKED, {"item_id": item_id})
 
     def storage(self, session: Session, storage_id: int) -> StorageConfig | None:

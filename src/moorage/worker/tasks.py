@@ -10,7 +10,6 @@ them is plain data (``Work``, ``Outcome``), never an ORM object.
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -21,14 +20,16 @@ from sqlalchemy.orm import Session
 from moorage.config import Settings
 from moorage.context import AppContext
 from moorage.media import ConcurrentSink, Limits, MediaError, dicom_layout_key, process_slot
+from moorage.models import StorageConfig
 from moorage.ops import metrics
 from moorage.storage.base import StorageAdapter, StorageError
 from moorage.worker.failure import TransientJobError, WorkRemoved, error_payload
 from moorage.worker.leases import JobLost, Lease, Leases, heartbeat_every
 from moorage.worker.record import Outcome, finish_item, record_outcome
 from moorage.worker.repository import job_repository, work_repository
+from moorage.worker.scratch import job_folder
 from moorage.worker.sink import StorageSink, derivatives_sink, slot_folder
-from moorage.worker.work import Work, read_work
+from moorage.worker.work import Work, read_work_and_storage
 
 __all__ = [
     "TransientJobError",
@@ -96,11 +97,18 @@ def load(ctx: AppContext, job_id: uuid.UUID, token: int) -> Work | None:
 
 
 def _read_or_close(session: Session, job_id: uuid.UUID, token: int) -> Work | None:
-    work = read_work(session, job_id, token)
-    if work is None:
+    read = _read_or_close_with_storage(session, job_id, token)
+    return None if read is None else read[0]
+
+
+def _read_or_close_with_storage(
+    session: Session, job_id: uuid.UUID, token: int
+) -> tuple[Work, StorageConfig] | None:
+    read = read_work_and_storage(session, job_id, token)
+    if read is None:
         error = error_payload(WorkRemoved(), key=None)
         job_repository.finish(session, job_id, token=token, status="error", error=error)
-    return work
+    return read
 
 
 #: the storages a run reads and writes, or why they could not be opened (the job's failure)
@@ -117,11 +125,12 @@ def _claim_and_open(
         token = job_repository.claim(session, job_id, attempt=attempt)
         if token is None:
             return None
-        work = _read_or_close(session, job_id, token)
-        if work is None:
+        read = _read_or_close_with_storage(session, job_id, token)
+        if read is None:
             return token, None
+        work, storage = read
         try:
-            return token, (work, _open_in(session, ctx, work))
+            return token, (work, _open_in(session, ctx, work, storage))
         except Exception as exc:  # recorded as the job's failure by the caller
             return token, (work, exc)
 
@@ -171,8 +180,8 @@ def make_derivatives(
     size = adapter.head(work.storage_key).size
     if work.supplied:
         return Outcome(sink.folder, size, None)
-    with tempfile.TemporaryDirectory(prefix="moorage-job-") as tmp:
-        paths = [_download(adapter, work, i, Path(tmp)) for i in range(len(work.sources))]
+    with job_folder() as tmp:
+        paths = [_download(adapter, work, i, tmp) for i in range(len(work.sources))]
         # uploads run on a bounded pool: a video writes two objects per frame
         workers = 8 if sink.adapter.max_concurrency > 1 else 1  # a local disk: inline
         with ConcurrentSink(_LeasedSink(sink, lease), workers=workers, max_pending=64) as uploads:
@@ -211,8 +220,12 @@ def _open_storages(ctx: AppContext, work: Work) -> tuple[StorageAdapter, Storage
         return _open_in(session, ctx, work)
 
 
-def _open_in(session: Session, ctx: AppContext, work: Work) -> tuple[StorageAdapter, StorageSink]:
-    storage = work_repository.storage(session, work.storage_id)
+def _open_in(
+    session: Session, ctx: AppContext, work: Work, storage: StorageConfig | None = None
+) -> tuple[StorageAdapter, StorageSink]:
+    """``storage``: the work's, read with it in this transaction (else read here)."""
+    if storage is None:
+        storage = work_repository.storage(session, work.storage_id)
     if storage is None:
         raise WorkRemoved()
     adapter = ctx.storages.adapter_for(session, storage)

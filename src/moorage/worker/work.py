@@ -10,9 +10,10 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
+from moorage.models import StorageConfig
 from moorage.worker.repository import work_repository
 
-__all__ = ["Source", "Work", "read_work"]
+__all__ = ["Source", "Work", "read_work", "read_work_and_storage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,17 +49,26 @@ class Work:
 
 
 def read_work(session: Session, job_id: uuid.UUID, token: int) -> Work | None:
-    """The job's slot, item and storage, or None when any of them was removed.
+    """The job's slot, item and storage, or None when any of them was removed."""
+    read = read_work_and_storage(session, job_id, token)
+    return None if read is None else read[0]
 
-    The job, slot and item in one row (plain columns, no ORM objects: their loading was a
-    third of a job's CPU); the storage as an object, which opening its adapter needs."""
+
+def read_work_and_storage(
+    session: Session, job_id: uuid.UUID, token: int
+) -> tuple[Work, StorageConfig] | None:
+    """``read_work``, and the storage as the object opening its adapter needs (in no session:
+    it stays in the caller's hands, never in ``Work``).
+
+    The job, slot, item and storage in one row (plain columns, no ORM load: their loading was
+    a third of a job's CPU, the storage's alone ~0.13 ms)."""
     row = work_repository.work_row(session, job_id)
     if row is None or row.storage_id is None:
         return None
-    storage = work_repository.storage(session, row.storage_id)
+    storage = work_repository.storage_of(row)
     if storage is None:
         return None
-    return Work(
+    work = Work(
         job_id=job_id,
         token=token,
         item_id=row.item_id,
@@ -74,6 +84,7 @@ def read_work(session: Session, job_id: uuid.UUID, token: int) -> Work | None:
         sources=_source_files(row),
         supplied=_supplied(session, row),
     )
+    return work, storage
 
 
 def _source_files(row: Row[Any]) -> tuple[Source, ...]:
