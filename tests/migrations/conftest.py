@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
@@ -30,3 +31,13 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine
     eng.dispose()
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def seed_team_and_dataset(conn: sa.Connection, t: Mapping[str, sa.Table], now: datetime) -> None:
+    """Team 1 (``acme``) and its dataset 1 (``d``), as any revision has them."""
+    conn.execute(t["teams"].insert(), {"id": 1, "slug": "acme", "name": "Acme", "created_at": now})
+    conn.execute(
+        t["datasets"].insert(),
+        {"id": 1, "team_id": 1, "name": "D", "slug": "d", "archived": False,
+         "created_at": now, "updated_at": now},
+    )  # fmt: skip

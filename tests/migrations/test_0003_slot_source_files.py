@@ -9,6 +9,7 @@ from alembic import command
 
 from moorage.db import alembic_config
 from moorage.models.base import utcnow
+from tests.migrations.conftest import seed_team_and_dataset
 
 _UUIDS = {"items": ("id",), "slots": ("id", "item_id"), "sections": ("slot_id",)}
 _KEYS = {"slots": ("id",)}
@@ -31,14 +32,7 @@ def _seed(engine: sa.Engine) -> dict[str, uuid.UUID]:
     now = utcnow()
     ids = {k: uuid.uuid4() for k in ("queued", "processed", "readonly")}
     with engine.begin() as conn:
-        conn.execute(
-            t["teams"].insert(), {"id": 1, "slug": "acme", "name": "Acme", "created_at": now}
-        )
-        conn.execute(
-            t["datasets"].insert(),
-            {"id": 1, "team_id": 1, "name": "D", "slug": "d", "archived": False,
-             "created_at": now, "updated_at": now},
-        )  # fmt: skip
+        seed_team_and_dataset(conn, t, now)
         for n, (label, slot_id) in enumerate(ids.items()):
             item_id = uuid.uuid4()
             conn.execute(

@@ -9,6 +9,7 @@ from alembic import command
 
 from moorage.db import alembic_config
 from moorage.models.base import utcnow
+from tests.migrations.conftest import seed_team_and_dataset
 
 GONE = {("items", "team_id"), ("jobs", "team_id"), ("jobs", "slot_id"), ("uploads", "slot_id")}
 KEPT = {
@@ -43,14 +44,7 @@ def _seed(engine: sa.Engine) -> None:
     if engine.dialect.name == "postgresql":
         hexes = {k: str(uuid.UUID(v)) for k, v in hexes.items()}
     with engine.begin() as conn:
-        conn.execute(
-            t["teams"].insert(), {"id": 1, "slug": "acme", "name": "Acme", "created_at": now}
-        )
-        conn.execute(
-            t["datasets"].insert(),
-            {"id": 1, "team_id": 1, "name": "D", "slug": "d", "archived": False,
-             "created_at": now, "updated_at": now},
-        )  # fmt: skip
+        seed_team_and_dataset(conn, t, now)
         conn.execute(
             t["items"].insert(),
             {"id": hexes["item"], "team_id": 1, "dataset_id": 1, "name": "a.png", "path": "/",

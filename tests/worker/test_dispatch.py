@@ -11,17 +11,9 @@ from moorage.context import AppContext
 from moorage.models import Job
 from moorage.storage.base import ObjectInfo, StorageUnavailable
 from moorage.storage.local import LocalStorage
-from moorage.worker.dispatch import send_after_commit, set_dispatcher
+from moorage.worker.dispatch import send_after_commit
 from moorage.worker.tasks import TransientJobError, process_job
 from tests.helpers import REGISTER, jpeg_bytes, make_storage
-
-
-@pytest.fixture
-def sent() -> list[uuid.UUID]:
-    out: list[uuid.UUID] = []
-    set_dispatcher(out.extend)
-    yield out
-    set_dispatcher(None)
 
 
 class TestAfterCommit:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import threading
-import uuid
 from pathlib import Path
 
 import pytest
@@ -15,27 +14,8 @@ from moorage.worker.failure import scrub_paths
 from moorage.worker.leases import Lease
 from moorage.worker.scratch import job_folder
 from moorage.worker.tasks import make_derivatives
-from moorage.worker.work import Source, Work
 from tests.helpers import jpeg_bytes
-
-
-def _work(key: str) -> Work:
-    return Work(
-        job_id=uuid.uuid4(),
-        token=1,
-        item_id=uuid.uuid4(),
-        slot_id=uuid.uuid4(),
-        kind="image",
-        storage_key=key,
-        fps=None,
-        as_frames=False,
-        extract_views=False,
-        storage_id=1,
-        provider="memory",
-        prefix="derived",
-        sources=(Source(key, "cat.jpg"),),
-        supplied=False,
-    )
+from tests.worker.works import image_work
 
 
 def _in_thread(fn):  # type: ignore[no-untyped-def]
@@ -95,7 +75,7 @@ class TestJobFolder:
 class TestMakeDerivativesLeavesNothing:
     def test_the_download_is_gone_after_the_job(self) -> None:
         store = MemoryStorage({"in/cat.jpg": jpeg_bytes(80, 60)})
-        work = _work("in/cat.jpg")
+        work = image_work("in/cat.jpg")
         outcome = make_derivatives(work, store, lease=Lease(work.job_id, 1), limits=NO_LIMITS)
         assert outcome.result is not None
         with job_folder() as folder:
@@ -103,7 +83,7 @@ class TestMakeDerivativesLeavesNothing:
 
     def test_the_download_is_gone_after_a_failed_job(self) -> None:
         store = MemoryStorage({"in/cat.jpg": b"not an image"})
-        work = _work("in/cat.jpg")
+        work = image_work("in/cat.jpg")
         with pytest.raises(MediaError):
             make_derivatives(work, store, lease=Lease(work.job_id, 1), limits=NO_LIMITS)
         with job_folder() as folder:

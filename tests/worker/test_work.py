@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
-
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event, inspect, select
 
 from moorage.context import AppContext
 from moorage.models import Item, Job, StorageConfig
-from moorage.worker.dispatch import set_dispatcher
 from moorage.worker.repository import work_repository
 from moorage.worker.tasks import process_job
 from moorage.worker.work import read_work_and_storage
 from tests.helpers import REGISTER, make_storage
-
-
-@pytest.fixture
-def sent() -> list[uuid.UUID]:
-    out: list[uuid.UUID] = []
-    set_dispatcher(out.extend)
-    yield out
-    set_dispatcher(None)
 
 
 def _register(api: TestClient, slots: list[dict]) -> None:
