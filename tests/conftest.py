@@ -23,6 +23,7 @@ from moorage.context import AppContext
 from moorage.db import migrate
 from moorage.models import Base
 from moorage.teams.service import team_service
+from moorage.worker.dispatch import set_dispatcher
 
 pytest_plugins = ["tests.helpers"]
 
@@ -174,3 +175,13 @@ def live_server(ctx: AppContext) -> Iterator[LiveServer]:
 def json_of(response: Any) -> Any:
     assert response.headers["content-type"].startswith("application/json"), response.text
     return response.json()
+
+
+@pytest.fixture
+def sent() -> Iterator[list[uuid.UUID]]:
+    """The job ids handed to the broker after each commit, captured instead of run (a test
+    runs them when it chooses)."""
+    out: list[uuid.UUID] = []
+    set_dispatcher(out.extend)
+    yield out
+    set_dispatcher(None)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,22 +18,12 @@ from moorage.context import AppContext
 from moorage.folders import folder_service
 from moorage.models import Item, Job
 from moorage.teams.service import team_service
-from moorage.worker.dispatch import set_dispatcher
 from moorage.worker.tasks import process_job
 from tests.conftest import TeamFixture, make_team
 from tests.helpers import jpeg_bytes
 
 ACME = "/api/teams/acme/storage"
 BETA = "/api/teams/beta/storage"
-
-
-@pytest.fixture
-def sent() -> Iterator[list[uuid.UUID]]:
-    """Jobs are captured instead of run, so a test runs them when it chooses."""
-    out: list[uuid.UUID] = []
-    set_dispatcher(out.extend)
-    yield out
-    set_dispatcher(None)
 
 
 @pytest.fixture

@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
 from moorage.context import AppContext
-from moorage.worker.dispatch import set_dispatcher
 from moorage.worker.runtime import Runtime
 
 
@@ -18,12 +16,3 @@ def runtime(ctx: AppContext) -> Iterator[Runtime]:
     rt.start_workers(reconcile_every=3600)
     yield rt
     rt.stop()
-
-
-@pytest.fixture
-def sent() -> Iterator[list[uuid.UUID]]:
-    """The job ids handed to the broker after each commit."""
-    out: list[uuid.UUID] = []
-    set_dispatcher(out.extend)
-    yield out
-    set_dispatcher(None)
