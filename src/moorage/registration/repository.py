@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 import psycopg
+from psycopg.adapt import PyFormat, Transformer
 from sqlalchemy import JSON, Table, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -45,13 +46,24 @@ def _json_text(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
 
+def _as_text(cursor: psycopg.Cursor[Any], value: Any) -> str | None:
+    """``value`` as the text COPY would send for it, by psycopg's own dumper: a constant of
+    every row is dumped once, not once a row (its timestamps were ~8 % of a sync's Python)."""
+    if value is None or isinstance(value, str):
+        return value
+    dumped = Transformer(cursor).get_dumper(value, PyFormat.TEXT).dump(value)
+    return None if dumped is None else bytes(dumped).decode()
+
+
 def _copy(session: Session, bulk: Bulk, *, into: str | None = None) -> None:
     """PostgreSQL's COPY, in this session's transaction: JSON as text, the constants once."""
     table = _table(bulk)
     json_cols = {c.name for c in table.columns if isinstance(c.type, JSON)}
-    constants = tuple(_json_text(v) if c in json_cols else v for c, v in bulk.constants.items())
-    json_at = [i for i, c in enumerate(bulk.columns) if c in json_cols]
     cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    constants = tuple(
+        _json_text(v) if c in json_cols else _as_text(cursor, v) for c, v in bulk.constants.items()
+    )
+    json_at = [i for i, c in enumerate(bulk.columns) if c in json_cols]
     with cursor.copy(f"COPY {into or table.name} ({_names(bulk)}) FROM STDIN") as copy:
         for row in bulk.rows:
             if json_at:

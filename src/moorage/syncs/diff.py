@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from moorage.context import AppContext, StorageRegistry
+from moorage.kit.gcpause import gc_paused
 from moorage.models import StorageConfig, Team
 from moorage.registration.schemas import RegisterRequest
 from moorage.registration.service import registration_service
@@ -219,7 +220,20 @@ def _register(
     *,
     stored: set[str],
 ) -> None:
-    """Through THE registration path, with existence answered by the listing just made."""
+    """Through THE registration path, with existence answered by the listing just made: no
+    network wait, so the collector is paused throughout (it is back on between chunks)."""
+    with gc_paused():
+        _register_paused(session, run, planned, listed, stored=stored)
+
+
+def _register_paused(
+    session: Session,
+    run: Run,
+    planned: list[Planned],
+    listed: list[ObjectInfo],
+    *,
+    stored: set[str],
+) -> None:
     payload = RegisterRequest(
         items=[p.payload for p in planned],
         dataset_slug=run.dataset_slug,
