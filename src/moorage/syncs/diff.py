@@ -103,16 +103,20 @@ def apply_page(
     known: dict[str, StoredKey],
     *,
     boundary: str | None,
+    wanted: bool = False,
 ) -> None:
     """Apply listed ``objects`` against ``known`` (the stored keys of the same key range):
     new, changed, restored and unchanged keys, and stored keys no longer listed (missing).
-    ``boundary``: the last key listed so far (None at the end), which closes groups."""
+    ``boundary``: the last key listed so far (None at the end), which closes groups.
+    ``wanted``: the objects are those the plan wants already (a listed key it does not want
+    is left in ``known``: it is no stored key of this plan's, so none is marked missing)."""
     new: list[ObjectInfo] = []
     stored: set[str] = set()  # new to the dataset, but with a row (pending, blocked)
     changed: list[tuple[ObjectInfo, StoredKey]] = []
     restored: list[tuple[ObjectInfo, StoredKey]] = []
+    wants = run.plan.wants
     for info in objects:
-        if not run.plan.wants(info.key):
+        if not wanted and not wants(info.key):
             continue
         run.add("listed")
         row = known.pop(info.key, None)

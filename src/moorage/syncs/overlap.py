@@ -8,27 +8,29 @@ beside the one before it only when every folder both need is one the database al
 
 from __future__ import annotations
 
-import posixpath
+from collections.abc import Iterable
 
 from sqlalchemy.orm import Session
 
 from moorage.registration.model import Blocked
 from moorage.registration.normalize import normalize_path
 from moorage.registration.rows import folder_and_ancestors
-from moorage.storage.base import ListPage
+from moorage.storage.base import ObjectInfo
 from moorage.syncs.diff import Run
 from moorage.syncs.repository import sync_repository
 
 __all__ = ["page_folders", "shares_new_folders"]
 
 
-def page_folders(run: Run, page: ListPage) -> set[str]:
-    """The folders (with ancestors) the page's items would be registered in (one item a key,
-    folders preserved), named as registration names them."""
+def page_folders(run: Run, wanted: Iterable[ObjectInfo]) -> set[str]:
+    """The folders (with ancestors) the items of the ``wanted`` objects would be registered in
+    (one item a key, folders preserved), named as registration names them. A key's folder
+    relative to the prefix is the relative folder of the key's folder: each folder of the
+    page is named once, however many keys it holds."""
+    plan = run.plan
     paths = {
-        run.plan.item_path(posixpath.dirname(run.plan.relative(info.key)))
-        for info in page.objects
-        if run.plan.wants(info.key)
+        plan.item_path(plan.relative(key_folder))
+        for key_folder in {info.key.rpartition("/")[0] for info in wanted}
     }
     out: set[str] = set()
     for path in paths:

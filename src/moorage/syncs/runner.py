@@ -20,7 +20,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -28,7 +28,7 @@ import structlog
 
 from moorage.context import AppContext
 from moorage.models.base import utcnow
-from moorage.storage.base import ListPage, StorageError
+from moorage.storage.base import ListPage, ObjectInfo, StorageError
 from moorage.syncs.diff import BLOCKED_KEPT, COUNTS, Run, SyncLost, apply_page
 from moorage.syncs.overlap import page_folders, shares_new_folders
 from moorage.syncs.repository import sync_repository
@@ -148,9 +148,28 @@ def _list(run: Run, cursor: str | None, size: int) -> ListPage:
     raise AssertionError("unreachable")
 
 
+@dataclass(frozen=True, slots=True)
+class _Listed:
+    """A page as listed, with what the lister thread worked out for it beside the listing."""
+
+    page: ListPage
+    #: the objects the plan wants, in listing order
+    wanted: list[ObjectInfo]
+    #: the folders their items go in (only when pages may register at once)
+    folders: set[str]
+
+
+def _listed(run: Run, cursor: str | None, size: int, *, ahead: bool) -> _Listed:
+    page = _list(run, cursor, size)
+    wanted = [i for i in page.objects if run.plan.wants(i.key)]
+    return _Listed(page, wanted, page_folders(run, wanted) if ahead else set())
+
+
 def _pass(ctx: AppContext, run: Run, *, cursor: str | None, last_key: str | None) -> None:
     """The listing from ``cursor`` to its end, one checkpointed transaction per page; with
-    ``ahead`` two pages register at once (each in its own transaction, committed in order)."""
+    ``ahead`` two pages register at once (each in its own transaction, committed in order).
+    The lister thread lists the next page, and filters it and names its folders, while this
+    one registers, so a page waits for no more than the one before it."""
     size = ctx.settings.sync_page_size
     ahead = _can_overlap(ctx, run)
     inflight: deque[Future[None]] = deque()
@@ -159,21 +178,25 @@ def _pass(ctx: AppContext, run: Run, *, cursor: str | None, last_key: str | None
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-list") as lister,
         ThreadPoolExecutor(max_workers=2, thread_name_prefix="sync-page") as pager,
     ):
-        listing: Future[ListPage] = lister.submit(_list, run, cursor, size)
+        listing = lister.submit(_listed, run, cursor, size, ahead=ahead)
         while True:
-            page = listing.result()
+            listed = listing.result()
+            page = listed.page
             if page.next_cursor is not None:  # list the next page while this one registers
-                listing = lister.submit(_list, run, page.next_cursor, size)
+                listing = lister.submit(_listed, run, page.next_cursor, size, ahead=ahead)
             if page.next_cursor is not None and not page.objects:
                 continue  # an empty page in the middle: nothing to compare yet
             boundary = page.objects[-1].key if page.next_cursor is not None else None
             if not ahead:
-                _apply(ctx, run, page, low=last_key, high=boundary, before=None)
+                _apply(ctx, run, listed, low=last_key, high=boundary, before=None)
             else:
-                folders = _wait_for_shared(ctx, run, page, inflight, folders)
+                _wait_for_shared(ctx, run, listed.folders, inflight, folders)
+                folders = listed.folders
                 before = inflight[-1] if inflight else None
                 inflight.append(
-                    pager.submit(_apply, ctx, run, page, low=last_key, high=boundary, before=before)
+                    pager.submit(
+                        _apply, ctx, run, listed, low=last_key, high=boundary, before=before
+                    )
                 )
             last_key = boundary
             if page.next_cursor is None:
@@ -183,19 +206,20 @@ def _pass(ctx: AppContext, run: Run, *, cursor: str | None, last_key: str | None
 
 
 def _wait_for_shared(
-    ctx: AppContext, run: Run, page: ListPage, inflight: deque[Future[None]], before: set[str]
-) -> set[str]:
+    ctx: AppContext, run: Run, mine: set[str], inflight: deque[Future[None]], before: set[str]
+) -> None:
     """Leave at most the page before this one in flight, and none when both need a folder not
-    stored yet (overlap.py). Returns this page's folders."""
-    if len(inflight) == 2:
-        inflight.popleft().result()
-    mine = page_folders(run, page)
+    stored yet (overlap.py). Asked before waiting for the oldest page, so that the next page
+    is handed over as soon as the oldest is done."""
     if inflight:
         with ctx.db.session() as session:
             shared = shares_new_folders(session, run, mine, before)
         if shared:
-            inflight.popleft().result()
-    return mine
+            while inflight:
+                inflight.popleft().result()
+            return
+    if len(inflight) == 2:
+        inflight.popleft().result()
 
 
 def _can_overlap(ctx: AppContext, run: Run) -> bool:
@@ -215,7 +239,7 @@ def _can_overlap(ctx: AppContext, run: Run) -> bool:
 def _apply(
     ctx: AppContext,
     run: Run,
-    page: ListPage,
+    listed: _Listed,
     *,
     low: str | None,
     high: str | None,
@@ -226,7 +250,7 @@ def _apply(
     wait on a row this one wrote), or failing while it ran, rolls this page back and applies it
     again once ``before`` is done."""
     try:
-        _apply_once(ctx, run, page, low=low, high=high, before=before)
+        _apply_once(ctx, run, listed, low=low, high=high, before=before)
     except SyncLost:
         raise
     except Exception as exc:
@@ -234,13 +258,13 @@ def _apply(
             raise
         before.result()  # its failure is the run's
         log.info("sync.page_again", sync=str(run.sync_id), error=repr(exc)[:300])
-        _apply_once(ctx, run, page, low=low, high=high, before=None)
+        _apply_once(ctx, run, listed, low=low, high=high, before=None)
 
 
 def _apply_once(
     ctx: AppContext,
     run: Run,
-    page: ListPage,
+    listed: _Listed,
     *,
     low: str | None,
     high: str | None,
@@ -259,7 +283,7 @@ def _apply_once(
         )
         if high is None and run.plan.prefix:  # the last page: only keys under the prefix
             known = {k: v for k, v in known.items() if k.startswith(run.plan.prefix)}
-        apply_page(session, mine, page.objects, known, boundary=high)
+        apply_page(session, mine, listed.wanted, known, boundary=high, wanted=True)
         if before is not None:
             before.result(timeout=AHEAD_WAIT_S)
         counts = {k: run.counts.get(k, 0) + mine.counts.get(k, 0) for k in COUNTS}
@@ -268,7 +292,7 @@ def _apply_once(
             session,
             run.sync_id,
             run.token,
-            cursor=page.next_cursor,
+            cursor=listed.page.next_cursor,
             last_key=high,
             counts=counts,
             blocked=blocked,
