@@ -16,7 +16,7 @@ from dramatiq.middleware import Middleware
 
 from moorage.worker.reconciler import waiting_messages
 from moorage.worker.runtime import PROCESSING_PRIORITY, QUEUE, SYNC_PRIORITY, SYNC_QUEUE
-from moorage.worker.sending import PIPELINE, enqueue_many, send_many
+from moorage.worker.sending import PIPELINE, enqueue_many, send_many, uuid4_strings
 
 RABBITMQ = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
@@ -199,3 +199,11 @@ def test_a_sync_is_not_kept_behind_a_processing_backlog(redis_broker: RedisBroke
         worker.stop()
     # at most the messages the job queue's consumer had prefetched ran before it
     assert seen.index("sync") <= 10, seen.index("sync")
+
+
+def test_uuid4_strings_are_canonical_version_4_and_distinct() -> None:
+    strings = uuid4_strings(2000)
+    parsed = [uuid.UUID(s) for s in strings]
+    assert [str(u) for u in parsed] == strings
+    assert {(u.version, u.variant) for u in parsed} == {(4, uuid.RFC_4122)}
+    assert len(set(strings)) == len(strings)

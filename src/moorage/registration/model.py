@@ -114,7 +114,13 @@ class ItemIn:
 
     @property
     def blocked(self) -> bool:
-        return self.error is not None or any(s.error is not None for s in self.slots)
+        # asked several times an item by every check: a loop, not any() over a generator
+        if self.error is not None:
+            return True
+        for slot in self.slots:  # noqa: SIM110 (see above)
+            if slot.error is not None:
+                return True
+        return False
 
     def block(self, reason: str, message: str, *, field: str | None = None) -> None:
         if self.error is None:

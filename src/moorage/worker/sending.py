@@ -22,6 +22,7 @@ job row the reconciler sends again.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -31,8 +32,6 @@ import dramatiq
 import orjson
 from dramatiq.encoder import JSONEncoder
 from dramatiq.middleware import Middleware
-
-from moorage.models.base import new_uuids
 
 __all__ = ["PIPELINE", "enqueue_many", "send_many"]
 
@@ -68,28 +67,73 @@ def _plain(broker: dramatiq.Broker) -> bool:
     return not hooked and type(dramatiq.get_encoder()) is JSONEncoder
 
 
+#: stand-ins for what differs from message to message, cut out of the template's JSON
+_SLOTS = {
+    "args": rb'"\u0000args"',
+    "message_id": rb'"\u0000message_id"',
+    "redis": rb'"\u0000redis"',
+}
+#: the variant digit of a version 4 UUID (``10xx``) from any hex digit
+_VARIANT = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}
+
+
 def _redis_templated(
     broker: Any, template: dict[str, Any], calls: Sequence[tuple[Any, ...]]
 ) -> None:
     """The messages ``RedisBroker.enqueue`` would write for ``calls``, from one template: a
-    message id and a ``redis_message_id`` each, in one ``MULTI``."""
-    ids = [str(u) for u in new_uuids(2 * len(calls))]
-    options = template["options"]
+    message id and a ``redis_message_id`` each, in one ``MULTI``. Each message's JSON is the
+    template's with its args and ids put in (as ``orjson`` writes them), not a dict dumped."""
+    pieces, order = _json_pieces(template)
+    ids = uuid4_strings(2 * len(calls))
     data: dict[str, bytes] = {}
+    join = b"".join
     for n, args in enumerate(calls):
         redis_id = ids[2 * n + 1]
-        fields = {
-            **template,
-            "args": args,
-            "message_id": ids[2 * n],
-            "options": {**options, "redis_message_id": redis_id},
+        values = {
+            "args": orjson.dumps(args),
+            "message_id": b'"%s"' % ids[2 * n].encode(),
+            "redis": b'"%s"' % redis_id.encode(),
         }
-        data[redis_id] = orjson.dumps(fields)
+        parts = [pieces[0]]
+        for slot, piece in zip(order, pieces[1:], strict=True):
+            parts += (values[slot], piece)
+        data[redis_id] = join(parts)
     queue_key = f"{broker.namespace}:{template['queue_name']}"
     pipe = broker.client.pipeline(transaction=True)
     pipe.hset(f"{queue_key}.msgs", mapping=data)
     pipe.rpush(queue_key, *data)
     pipe.execute()
+
+
+def _json_pieces(template: dict[str, Any]) -> tuple[list[bytes], list[str]]:
+    """The template's JSON cut at each stand-in: the pieces between them and, in order, which
+    value goes in each cut."""
+    marked = {
+        **template,
+        "args": "\x00args",
+        "message_id": "\x00message_id",
+        "options": {**template["options"], "redis_message_id": "\x00redis"},
+    }
+    text = orjson.dumps(marked)
+    at = sorted((text.index(m), slot) for slot, m in _SLOTS.items())
+    pieces, order, start = [], [], 0
+    for position, slot in at:
+        pieces.append(text[start:position])
+        order.append(slot)
+        start = position + len(_SLOTS[slot])
+    pieces.append(text[start:])
+    return pieces, order
+
+
+def uuid4_strings(count: int) -> list[str]:
+    """``count`` random version 4 UUIDs in their canonical text form, from one read of the
+    OS's random source (the ``UUID`` objects ``str()`` would be made from are not needed)."""
+    hexed = os.urandom(16 * count).hex()
+    variant = _VARIANT
+    return [
+        f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant[h[16]]}{h[17:20]}-{h[20:32]}"
+        for h in (hexed[start : start + 32] for start in range(0, 32 * count, 32))
+    ]
 
 
 def enqueue_many(broker: dramatiq.Broker, messages: Sequence[dramatiq.Message[Any]]) -> None:
