@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.resources import files
 from typing import Any
@@ -13,7 +13,13 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["Database", "make_engine", "migrate"]
+__all__ = ["READ_ONLY", "Database", "make_engine", "migrate", "write"]
+
+#: the execution option of a unit of work that only reads (``Database.reading``)
+READ_ONLY = "moorage_read_only"
+_READ_ONLY_OPTIONS = {READ_ONLY: True}
+#: ``Session.info`` of a reading unit on SQLite: the writes it asked for, run after it
+_WRITES_AFTER = "moorage.writes_after_reading"
 
 # an arbitrary constant: serialises migrations when several processes start at once
 _MIGRATION_LOCK = 7_245_117
@@ -44,8 +50,12 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            # take the write lock up front: no deadlock-prone lock upgrades between writers
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # take the write lock up front: no deadlock-prone lock upgrades between writers;
+            # a unit that only reads (``Database.reading``) takes none and waits for none
+            if conn.get_execution_options().get(READ_ONLY):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(
@@ -56,6 +66,16 @@ def make_engine(url: str) -> Engine:
         json_serializer=_json_dumps,
         json_deserializer=orjson.loads,
     )
+
+
+def write(session: Session, work: Callable[[Session], None]) -> None:
+    """Run ``work``, which writes, in the unit of work of ``session``; in a reading unit on
+    SQLite (``Database.reading``), in a unit of its own begun once that one has ended."""
+    writes: list[Callable[[Session], None]] | None = session.info.get(_WRITES_AFTER)
+    if writes is None:
+        work(session)
+    else:
+        writes.append(work)
 
 
 def _json_dumps(value: Any) -> str:
@@ -110,6 +130,36 @@ class Database:
             raise
         finally:
             session.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A unit of work that only reads. On SQLite it begins with a plain ``BEGIN``: it takes
+        no write lock, so it neither waits for a writer nor holds one back (WAL readers read
+        their snapshot). It must not write itself: a write in a plain ``BEGIN`` cannot wait
+        for the lock as ``BEGIN IMMEDIATE`` does (SQLite refuses it at once as "database is
+        locked" when another writer committed since its snapshot). What it must write goes
+        through :func:`write`, run in a unit of work of its own once this one has ended.
+        PostgreSQL: the same as ``session``."""
+        if self.dialect != "sqlite":
+            with self.session() as session:
+                yield session
+            return
+        session = self.sessionmaker()
+        writes: list[Callable[[Session], None]] = []
+        session.info[_WRITES_AFTER] = writes
+        try:
+            session.connection(execution_options=_READ_ONLY_OPTIONS)
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+        if writes:
+            with self.session() as writing:
+                for work in writes:
+                    work(writing)
 
     def dispose(self) -> None:
         self.engine.dispose()

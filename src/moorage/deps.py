@@ -135,19 +135,25 @@ async def path_caller(
 CallerDep = Annotated[Caller, Depends(path_caller)]
 
 
-async def in_unit(ctx: AppContext, caller: Caller, work: Callable[[Session, Team], T]) -> T:
+async def in_unit(
+    ctx: AppContext, caller: Caller, work: Callable[[Session, Team], T], *, reading: bool = False
+) -> T:
     """Authenticate, run ``work`` with the caller's team and commit, in one unit of work and
     one trip to the thread pool, for the endpoints run once a file (sign, confirm).
 
     ``SessionDep`` + ``PathTeamDep`` + a ``def`` endpoint take three trips (the key's lookup,
     the endpoint, the commit), each a hand-off of the GIL to another thread and back: ~0.4 ms
     of CPU a trip in a busy server, more than the work. The same checks, in the same order:
-    the key (401), then the path's team (404), then the endpoint's."""
-    return await run_in_threadpool(_in_unit, ctx, caller, work)
+    the key (401), then the path's team (404), then the endpoint's. ``reading``: ``work``
+    only reads (``Database.reading``: on SQLite, no write lock taken, none waited for; the
+    key's note of use is written after it, ``moorage.db.write``)."""
+    return await run_in_threadpool(_in_unit, ctx, caller, work, reading)
 
 
-def _in_unit(ctx: AppContext, caller: Caller, work: Callable[[Session, Team], T]) -> T:
-    with ctx.db.session() as session:
+def _in_unit(
+    ctx: AppContext, caller: Caller, work: Callable[[Session, Team], T], reading: bool
+) -> T:
+    with ctx.db.reading() if reading else ctx.db.session() as session:
         team = check_path_team(caller.team, current_team(session, ctx, caller.authorization))
         return work(session, team)
 

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from moorage.kit.statements import run
 from moorage.models import Team, TeamFolder
 
 #: built once: every local storage's adapter reads it (each PUT and job), and a statement built
@@ -30,7 +31,7 @@ class FolderRepository:
 
     def slug_and_paths(self, session: Session, team_id: int) -> tuple[str, list[str]] | None:
         """The team's slug and granted paths in one query; None when the team is gone."""
-        rows = session.execute(_SLUG_AND_PATHS, {"team_id": team_id}).all()
+        rows = run(session, _SLUG_AND_PATHS, {"team_id": team_id}).all()
         if not rows:
             return None
         return rows[0][0], [path for _, path in rows if path is not None]

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from moorage.db import write
 from moorage.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from moorage.kit.text import slugify
 from moorage.kit.timestamps import rfc3339
@@ -143,7 +144,13 @@ class TeamService:
         now = utcnow()
         last = _utc(key.last_used_at)
         if last is None or now - last >= LAST_USED_EVERY:
-            api_key_repository.touch(session, key.id, now=now, before=now - LAST_USED_EVERY)
+            # a reading unit (sign) writes it in a unit of its own, once it has ended
+            write(
+                session,
+                lambda s: api_key_repository.touch(
+                    s, key.id, now=now, before=now - LAST_USED_EVERY
+                ),
+            )
 
 
 team_service = TeamService()

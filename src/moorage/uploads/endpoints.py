@@ -41,7 +41,8 @@ def register_upload(
 
 # sign and confirm (run once a file) take one trip to the thread pool for the key's check, the
 # work and the commit (``in_unit``), and answer a ready ``FastJSONResponse``: the response
-# model is for the OpenAPI schema only, not validated and encoded again on the way out
+# model is for the OpenAPI schema only, not validated and encoded again on the way out; sign
+# only reads, in a unit that takes no write lock (``Database.reading``)
 
 
 @router.get(
@@ -54,7 +55,7 @@ async def sign_upload(caller: CallerDep, ctx: CtxDep, url: BaseUrlDep, upload_id
     def work(session: Session, team: Team) -> dict[str, str]:
         return upload_service.sign(session, team, upload_id=upload_id, ctx=ctx, base_url=url)
 
-    return FastJSONResponse(await in_unit(ctx, caller, work))
+    return FastJSONResponse(await in_unit(ctx, caller, work, reading=True))
 
 
 @router.post(

@@ -11,6 +11,7 @@ from sqlalchemy import Row, Table, bindparam, delete, exists, func, insert, sele
 from sqlalchemy.orm import Session
 
 from moorage.kit.detached import Columns, detached
+from moorage.kit.statements import run
 from moorage.models import Item, Job, Slot, StorageConfig, Team, Upload
 from moorage.models.base import utcnow
 
@@ -112,7 +113,7 @@ class UploadRepository:
         """The upload and its storage (None if removed), read in one row as objects in no
         session (``moorage.kit.detached``: read them, never change or add them); None when
         the team has no such upload."""
-        row = session.execute(_GET_WITH_STORAGE, {"team_id": team_id, "id": upload_id}).first()
+        row = run(session, _GET_WITH_STORAGE, {"team_id": team_id, "id": upload_id}).first()
         if row is None:
             return None
         values = row._mapping
@@ -127,22 +128,21 @@ class UploadRepository:
         """``pending`` -> ``received``; False if another PUT got there first, or the upload is
         gone (cleaned meanwhile)."""
         params = {"upload_id": upload_id, "upload_team": team_id, "size": size, "now": utcnow()}
-        done = session.execute(_RECEIVED, params)
-        return bool(getattr(done, "rowcount", 0))
+        return bool(run(session, _RECEIVED, params).rowcount)
 
     def confirm(self, session: Session, upload: Upload, *, size: int) -> None:
         """The upload ``confirmed`` with its size, and its slot's size (statements: the
         ``upload`` object is not changed, and nothing reads its status afterwards)."""
         params = {"upload_id": upload.id, "upload_team": upload.team_id, "size": size}
-        session.execute(_CONFIRMED, {**params, "now": utcnow()})
-        session.execute(_SLOT_SIZE, {"slot_id": upload.slot_id, "size": size})
+        run(session, _CONFIRMED, {**params, "now": utcnow()})
+        run(session, _SLOT_SIZE, {"slot_id": upload.slot_id, "size": size})
 
     def slots_once_confirmed(
         self, session: Session, item_id: uuid.UUID
     ) -> Sequence[Row[uuid.UUID, int | None]]:
         """The item's slots (``id``, ``size_bytes``) when every upload of it is confirmed, else
         none."""
-        return session.execute(_SLOTS_ONCE_CONFIRMED, {"item_id": item_id}).all()
+        return run(session, _SLOTS_ONCE_CONFIRMED, {"item_id": item_id}).all()
 
     def start_processing(
         self,
@@ -170,7 +170,7 @@ class UploadRepository:
             for job_id, (slot_id, _) in zip(ids, slots, strict=True)
         ]
         if jobs:  # an empty list would be one INSERT of the columns' defaults
-            session.execute(_ADD_JOBS, jobs)
+            run(session, _ADD_JOBS, jobs)
         sizes = [s for _, s in slots if s is not None]
         params = {
             "item_id": upload.item_id,
@@ -178,7 +178,7 @@ class UploadRepository:
             "size": sum(sizes) if sizes else None,
             "now": now,
         }
-        session.execute(_PROCESSING, params)
+        run(session, _PROCESSING, params)
         return ids
 
     def expired_items(self, session: Session, *, now: datetime, limit: int) -> list[uuid.UUID]:

@@ -248,8 +248,9 @@ class UploadService:
 
         Owns its two short units of work (the PUT carries no API key, so no request session):
         no transaction is open while the bytes are written, which may take minutes (SQLite
-        would hold its write lock, PostgreSQL a transaction, all along)."""
-        with ctx.db.session() as session:
+        would hold its write lock, PostgreSQL a transaction, all along). The first only reads
+        (``Database.reading``: on SQLite it waits for no writer)."""
+        with ctx.db.reading() as session:
             found = upload_repository.get_with_storage(session, target.team_id, target.upload_id)
             if found is None:
                 raise NotFound("This upload does not exist (any more).", field="token")

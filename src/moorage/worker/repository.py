@@ -2,7 +2,8 @@
 
 Every UPDATE here runs with ``synchronize_session=False`` or on the table itself: none of them
 changes a row the session holds as an object it reads afterwards (the ORM's evaluation of the
-WHERE against the identity map cost ~0.3 ms a statement, four of them a job).
+WHERE against the identity map cost ~0.3 ms a statement, four of them a job). A job's own
+statements load no objects and go straight to the connection (``moorage.kit.statements``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import Row, Table, and_, bindparam, delete, exists, func, insert
 from sqlalchemy.orm import Session
 
 from moorage.kit.detached import Columns, detached
+from moorage.kit.statements import run
 from moorage.models import Item, Job, Section, Slot, StorageConfig
 from moorage.models.base import utcnow
 
@@ -123,6 +125,7 @@ _SLOT_RESULT = _SLOT_SIZE.values(
     derivatives_storage_id=bindparam("derivatives_storage_id"),
 )
 _DROP_SECTIONS = delete(_SECTIONS).where(_SECTIONS.c.slot_id == bindparam("slot_id"))
+_ADD_SECTIONS = insert(_SECTIONS)
 
 
 class JobRepository:
@@ -141,13 +144,13 @@ class JobRepository:
         """
         params: dict[str, Any] = {"job_id": job_id, "now": utcnow()}
         if attempt is None:
-            row = session.execute(_CLAIM, params).first()
+            row = run(session, _CLAIM, params).first()
         else:
-            row = session.execute(_CLAIM_ATTEMPT, {**params, "attempt": attempt}).first()
+            row = run(session, _CLAIM_ATTEMPT, {**params, "attempt": attempt}).first()
         if row is None:
             return None
         # an uploaded item waits as ``uploading_confirmed`` until its first job starts
-        session.execute(_STARTED, params)
+        run(session, _STARTED, params)
         return int(row[0])
 
     def get(self, session: Session, job_id: uuid.UUID) -> Job | None:
@@ -189,8 +192,8 @@ class JobRepository:
     ) -> bool:
         params = {"job_id": job_id, "token": token, "to_status": status, "to_error": error}
         stmt = _FINISH_ERROR[error is not None]
-        result = session.execute(stmt, {**params, "now": utcnow()})
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        result = run(session, stmt, {**params, "now": utcnow()})
+        return bool(result.rowcount)
 
     def requeue(self, session: Session, job_id: uuid.UUID, *, token: int) -> bool:
         """Back to queued (a transient failure, or handed back on shutdown)."""
@@ -205,8 +208,8 @@ class JobRepository:
     def complete_when_done(self, session: Session, item_id: uuid.UUID) -> bool:
         """The item ``complete`` if every job of it is done (the caller's among them); True
         when it was."""
-        result = session.execute(_COMPLETE_WHEN_DONE, {"item_id": item_id, "now": utcnow()})
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        result = run(session, _COMPLETE_WHEN_DONE, {"item_id": item_id, "now": utcnow()})
+        return bool(result.rowcount)
 
     def take_back_silent(
         self, session: Session, *, silent_since: datetime, limit: int
@@ -290,7 +293,7 @@ class JobRepository:
     ) -> None:
         params = {"item_id": item_id, "processing": processing, "to_status": status}
         stmt = _ITEM_ERROR[error is not None]
-        session.execute(stmt, {**params, "to_error": error, "now": utcnow()})
+        run(session, stmt, {**params, "to_error": error, "now": utcnow()})
 
 
 class WorkRepository:
@@ -300,7 +303,7 @@ class WorkRepository:
         """The job's item and slot ids, its slot's columns a run reads, its item's
         ``storage_id`` and that storage's columns (``STORAGE_COLUMNS``, None when it is gone);
         None when the job, its slot or its item is gone."""
-        return cast("Row[Any] | None", session.execute(_WORK, {"job_id": job_id}).one_or_none())
+        return run(session, _WORK, {"job_id": job_id}).one_or_none()
 
     def storage_of(self, row: Row[Any]) -> StorageConfig | None:
         """The storage ``work_row`` read, as an object in no session (read it, never add it:
@@ -323,11 +326,10 @@ class WorkRepository:
 
     def slot_state(self, session: Session, slot_id: uuid.UUID) -> Row[Any] | None:
         """The slot's ``size_bytes``, ``meta`` and ``storage_thumbnail_key``, None if gone."""
-        row = session.execute(_SLOT_STATE, {"slot_id": slot_id}).one_or_none()
-        return cast("Row[Any] | None", row)
+        return run(session, _SLOT_STATE, {"slot_id": slot_id}).one_or_none()
 
     def set_slot_size(self, session: Session, slot_id: uuid.UUID, *, size: int | None) -> None:
-        session.execute(_SLOT_SIZE, {"slot_id": slot_id, "size": size})
+        run(session, _SLOT_SIZE, {"slot_id": slot_id, "size": size})
 
     def set_slot_result(
         self,
@@ -348,15 +350,15 @@ class WorkRepository:
             "thumbnail_key": thumbnail_key,
             "derivatives_storage_id": derivatives_storage_id,
         }
-        session.execute(_SLOT_RESULT, params)
+        run(session, _SLOT_RESULT, params)
 
     def replace_section_rows(
         self, session: Session, slot_id: uuid.UUID, rows: list[dict[str, Any]]
     ) -> None:
         """The slot's sections are these rows (none: it has none)."""
-        session.execute(_DROP_SECTIONS, {"slot_id": slot_id})
+        run(session, _DROP_SECTIONS, {"slot_id": slot_id})
         if rows:
-            session.execute(insert(_SECTIONS), rows)
+            run(session, _ADD_SECTIONS, rows)
 
     def slots_of(self, session: Session, item_id: uuid.UUID) -> Sequence[Slot]:
         return session.scalars(_SLOTS_OF, {"item_id": item_id}).all()

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import uuid
@@ -33,6 +34,8 @@ from moorage.worker.sending import send_many
 from moorage.worker.tasks import TransientJobError, process_job
 
 log = structlog.get_logger(__name__)
+#: this logger's level as the standard library sees it (``moorage.worker.tasks``)
+_LEVELS = logging.getLogger(__name__)
 
 QUEUE = "moorage"
 #: syncs have a queue of their own, so a sync never waits behind a backlog of processing jobs
@@ -128,7 +131,8 @@ class Runtime:
         except OperationalError as exc:  # the database is away: the reconciler re-sends later
             log.warning("job.database_unavailable", job=job_id, error=str(exc).splitlines()[0])
             return
-        log.debug("job.outcome", job=job_id, outcome=outcome)
+        if _LEVELS.isEnabledFor(logging.DEBUG):
+            log.debug("job.outcome", job=job_id, outcome=outcome)
 
     def _run_sync(self, sync_id: str, attempt: int | None = None) -> None:
         from moorage.syncs.runner import run_sync
