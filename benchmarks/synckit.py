@@ -30,6 +30,8 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from localkit import PG_ADMIN, Started, api_ready, free_port, start_redis, wait_until
 
+from moorage.cli_sync import POLL_SECONDS
+
 TEAM = "bench"
 FINAL_STATES = {"complete", "failed", "cancelled"}
 MOORAGE = [sys.executable, "-m", "moorage.cli"]
@@ -265,8 +267,14 @@ class Moorage(Started):
         return str(r.json()["id"])
 
     def wait_sync(self, sync_id: str, *, timeout: float = 3600, every: float = 0.05) -> Any:
-        """Poll the sync until its state is final; returns the sync object."""
-        deadline = time.monotonic() + timeout
+        """Poll the sync until its state is final; returns the sync object.
+
+        Every ``every`` seconds at first, then every 0.5 % of the time waited so far, never less
+        often than ``moorage sync`` does (``POLL_SECONDS``): the time measured is within
+        0.5 % of the true one, and a long sync is not slowed by thousands of polls (at a
+        fixed 50 ms, a 1,000,000-file sync was polled 3,400 times: 18 s of the server's CPU)."""
+        started = time.monotonic()
+        deadline = started + timeout
         with self.client() as api:
             while True:
                 r = api.get(f"/api/v2/teams/{TEAM}/syncs/{sync_id}")
@@ -276,7 +284,9 @@ class Moorage(Started):
                     return body
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"sync {sync_id} still {body['state']} after {timeout} s")
-                time.sleep(every)  # polling another process's state over HTTP
+                waited = time.monotonic() - started
+                # polling another process's state over HTTP
+                time.sleep(min(POLL_SECONDS, max(every, waited / 200)))
 
     def sync(
         self, dataset: str, storage: str, prefix: str, *, timeout: float = 3600, **options: Any
