@@ -121,15 +121,8 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A unit of work: commits on success, rolls back on any error."""
-        session = self.sessionmaker()
-        try:
+        with _unit(self.sessionmaker()) as session:
             yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
@@ -147,15 +140,9 @@ class Database:
         session = self.sessionmaker()
         writes: list[Callable[[Session], None]] = []
         session.info[_WRITES_AFTER] = writes
-        try:
+        with _unit(session):
             session.connection(execution_options=_READ_ONLY_OPTIONS)
             yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
         if writes:
             with self.session() as writing:
                 for work in writes:
@@ -163,3 +150,16 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@contextmanager
+def _unit(session: Session) -> Iterator[Session]:
+    """Commit ``session`` on success, roll it back on any error, close it either way."""
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

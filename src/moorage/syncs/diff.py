@@ -216,6 +216,7 @@ def _info(row: StoredKey) -> ObjectInfo:
     )
 
 
+@gc_paused()
 def _register(
     session: Session,
     run: Run,
@@ -226,18 +227,6 @@ def _register(
 ) -> None:
     """Through THE registration path, with existence answered by the listing just made: no
     network wait, so the collector is paused throughout (it is back on between chunks)."""
-    with gc_paused():
-        _register_paused(session, run, planned, listed, stored=stored)
-
-
-def _register_paused(
-    session: Session,
-    run: Run,
-    planned: list[Planned],
-    listed: list[ObjectInfo],
-    *,
-    stored: set[str],
-) -> None:
     payload = RegisterRequest(
         items=[p.payload for p in planned],
         dataset_slug=run.dataset_slug,
