@@ -27,7 +27,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session, aliased
 
 from moorage.items.filters import ItemFilters, Page
-from moorage.models import Dataset, Folder, Item, ItemTag, Job, Section, Slot, Team
+from moorage.models import Dataset, Folder, Item, ItemTag, Job, Section, Slot, SyncKey, Team
 from moorage.models.base import utcnow
 
 _PROCESSING_STATUSES = ("processing", "error", "cancelled", "uploading")
@@ -227,6 +227,9 @@ class ItemRepository:
         for model in (Job, ItemTag, Slot):
             table = cast(Table, model.__table__)
             session.execute(delete(table).where(table.c.item_id.in_(ids)))
+        # a sync key outlives its item, as a key the sync saw (decision 0047: no foreign key)
+        keys_t = cast(Table, SyncKey.__table__)
+        session.execute(update(keys_t).where(keys_t.c.item_id.in_(ids)).values(item_id=None))
         result = session.execute(delete(items_t).where(*self.conditions(session, team, filters)))
         return int(result.rowcount)  # type: ignore[attr-defined]
 

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Uuid
+from sqlalchemy import Index, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from moorage.models.base import Base, JSONType, new_uuid, utcnow
@@ -19,9 +19,8 @@ class Job(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_uuid)
     #: the item's team (no foreign key: implied by the item's dataset; decision 0044)
     team_id: Mapped[int] = mapped_column(Integer)
-    item_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("items.id", ondelete="CASCADE"), index=True
-    )
+    #: no foreign key: deleted with its item by the services that delete items (decision 0047)
+    item_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     #: one of the item's slots (no foreign key: deleted with the item, through ``item_id``)
     slot_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     kind: Mapped[str] = mapped_column(String(40), default="process_slot")

@@ -57,24 +57,21 @@ class Sync(Base):
 
 
 class SyncKey(Base):
-    """What a sync last saw of one key of a storage, for one dataset."""
+    """What a sync last saw of one key of a storage, for one dataset.
+
+    No foreign keys (decision 0047): deleting a storage deletes its keys, deleting an item
+    clears ``item_id``, both in the deleting service's transaction."""
 
     __tablename__ = "sync_keys"
     __table_args__ = (Index("ix_sync_keys_item_id", "item_id"),)
 
-    dataset_id: Mapped[int] = mapped_column(
-        ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True
-    )
-    storage_id: Mapped[int] = mapped_column(
-        ForeignKey("storages.id", ondelete="CASCADE"), primary_key=True
-    )
+    dataset_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    storage_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     key: Mapped[str] = mapped_column(KeyType, primary_key=True)
     size: Mapped[int | None] = mapped_column(BigInteger)
     etag: Mapped[str | None] = mapped_column(String(200))
     last_modified: Mapped[datetime | None] = mapped_column()
-    item_id: Mapped[uuid.UUID | None] = mapped_column(
-        Uuid, ForeignKey("items.id", ondelete="SET NULL")
-    )
+    item_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     #: present | missing | blocked
     state: Mapped[str] = mapped_column(String(20), default="present")
     reason: Mapped[str | None] = mapped_column(String(100))

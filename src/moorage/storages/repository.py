@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
-from moorage.models import Item, StorageConfig, Team
+from moorage.models import Dataset, Item, StorageConfig, SyncKey, Team
 
 
 class StorageRepository:
@@ -68,6 +68,15 @@ class StorageRepository:
 
     def in_use(self, session: Session, storage: StorageConfig) -> bool:
         return bool(session.scalar(select(exists().where(Item.storage_id == storage.id))))
+
+    def forget_sync_keys(self, session: Session, storage: StorageConfig) -> None:
+        """What the team's syncs saw of ``storage`` (no foreign key: decision 0047)."""
+        datasets = select(Dataset.id).where(Dataset.team_id == storage.team_id)
+        session.execute(
+            delete(SyncKey).where(
+                SyncKey.dataset_id.in_(datasets), SyncKey.storage_id == storage.id
+            )
+        )
 
 
 storage_repository = StorageRepository()

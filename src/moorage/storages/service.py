@@ -197,6 +197,7 @@ class StorageService:
                 "point those elsewhere first.",
                 field="slug",
             )
+        storage_repository.forget_sync_keys(session, storage)
         session.delete(storage)
         session.flush()
 

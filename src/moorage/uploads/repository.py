@@ -197,7 +197,9 @@ class UploadRepository:
         return session.scalars(select(Upload).where(Upload.item_id.in_(item_ids))).all()
 
     def delete_items(self, session: Session, item_ids: Collection[uuid.UUID]) -> None:
-        """The items (their slots, tags, jobs and uploads go with them)."""
+        """The items and their jobs (their slots, tags and uploads go with them by cascade;
+        an uploaded item has no sync key)."""
+        session.execute(delete(Job).where(Job.item_id.in_(item_ids)))
         session.execute(delete(Item).where(Item.id.in_(item_ids)))
 
     def forget_confirmed(self, session: Session, *, now: datetime) -> int:
