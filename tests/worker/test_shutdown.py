@@ -55,6 +55,7 @@ def start_worker(ctx: AppContext, redis_url: str) -> Iterator[Callable[..., subp
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,  # a group of its own, as a service manager runs it
         )
         procs.append(proc)
         return proc
@@ -98,6 +99,25 @@ class TestSigterm:
         messages = [json.loads(m) for m in _ready_messages(redis_url)]
         assert [str(job.id), 1] in [m["args"] for m in messages]
         assert {m["args"][0] for m in messages} == {str(job.id)}
+
+    def test_a_sigterm_to_the_whole_group_leaves_the_children_to_the_worker(
+        self, api, ctx, dataset, bucket: Path, sender, start_worker
+    ) -> None:
+        """As systemd stops a unit: the processing children ignore it, the worker's grace
+        holds, then the worker hands their job back (had a child died of the signal, the job
+        would have been taken back by the waiting thread, and not counted here)."""
+        make_storage(api)
+        blank_pdf(bucket / "slow.pdf", 400)
+        register(api, "slow.pdf")
+        worker = start_worker("--grace", "0.5")
+        assert wait_for(lambda: _running(ctx), timeout=60), "the worker never took the job"
+        os.killpg(worker.pid, signal.SIGTERM)
+        _, err = worker.communicate(timeout=30)
+        assert worker.returncode == 0, err
+        assert "1 job(s) handed back" in err
+        assert "job.child_died" not in err
+        (job,) = jobs(ctx)
+        assert (job.status, job.attempts) == ("queued", 1)
 
     def test_a_job_within_the_grace_finishes(
         self, api, ctx, dataset, bucket: Path, sender, start_worker
