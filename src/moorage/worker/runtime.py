@@ -144,7 +144,9 @@ class Runtime:
             return
         except ChildDied as exc:
             log.warning("job.child_died", job=job_id, taken_back=bool(exc.taken))
-            self._send_for(exc.taken)
+            # not taken back: it was still queued (no child had claimed it) or another worker
+            # runs it; sent again for its attempt either way (a duplicate claims nothing)
+            self._send_for(exc.taken or [(uuid.UUID(job_id), attempt)])
             return
         except OperationalError as exc:  # taking the job back failed: the reconciler will
             self._database_away(job_id, str(exc))
