@@ -74,7 +74,7 @@ class ChildDied(Exception):
 _child: dict[str, Any] = {}
 
 
-def _start_child(settings: dict[str, Any], nice: int) -> None:
+def _start_child(settings: dict[str, Any], nice: int, parent: int) -> None:
     # Ctrl-C, or a service manager's SIGTERM to the whole group, is the parent's to act on: it
     # lets running jobs finish for its grace period, then kills us and hands their jobs back
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -83,11 +83,30 @@ def _start_child(settings: dict[str, Any], nice: int) -> None:
         os.nice(nice)
     from moorage.logs import configure_logging
 
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     s = Settings(**settings)
     configure_logging(s.log_level, s.log_format)
     ctx = AppContext.from_settings(s)
     _child["ctx"] = ctx
     _child["leases"] = Leases(ctx, every=heartbeat_every(s))
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A pool's child holds both ends of its call queue, and the fork server's child holds the
+    fork server's own liveness pipe, so neither learns that the process feeding them was killed
+    (SIGKILL, the OOM killer). The child looks for that process itself and exits after it;
+    then the fork server, the pipe's last other holder gone, exits too."""
+    while not _PAUSE.wait(_PARENT_CHECK_S):
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:  # the pid was taken by another user's process: ours is gone
+            os._exit(0)
+
+
+_PAUSE = threading.Event()
+_PARENT_CHECK_S = 0.5
 
 
 def _run_in_child(job_id: str, attempt: int | None) -> Answer:
@@ -145,7 +164,7 @@ class ProcessingPool:
                     max_workers=self.size,
                     mp_context=_context(),
                     initializer=_start_child,
-                    initargs=(settings, self.ctx.settings.processing_nice),
+                    initargs=(settings, self.ctx.settings.processing_nice, os.getpid()),
                 )
             return self._executor
 
