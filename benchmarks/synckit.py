@@ -179,6 +179,8 @@ class Moorage(Started):
             "MOORAGE_LOG_LEVEL": "WARNING",
             "MOORAGE_RATE_LIMIT": "0",  # a benchmark polls; the limit is not what is measured
         }
+        if "MOORAGE_PROCESSING_IN" in os.environ:  # to compare processes with threads
+            self.env["MOORAGE_PROCESSING_IN"] = os.environ["MOORAGE_PROCESSING_IN"]
         if self.backend == "postgresql":
             with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
                 conn.execute(f'CREATE DATABASE "{self.db_name}"')

@@ -64,7 +64,18 @@ def allowed_endpoints() -> str:
 
 
 @pytest.fixture
-def ctx(_migrated: AppContext, tmp_path: Path, allowed_endpoints: str) -> Iterator[AppContext]:
+def processing_in() -> str:
+    """MOORAGE_PROCESSING_IN of the in-process app: ``threads``, so a test's fakes and fault
+    injections in this process reach the jobs. The child processes (the default) are tested by
+    ``tests/worker/test_pool.py`` and by every test that starts ``moorage serve`` or ``moorage
+    worker`` as a process."""
+    return "threads"
+
+
+@pytest.fixture
+def ctx(
+    _migrated: AppContext, tmp_path: Path, allowed_endpoints: str, processing_in: str
+) -> Iterator[AppContext]:
     """A clean database and a fresh data dir (its storage root) for each test."""
     engine = _migrated.db.engine
     with engine.begin() as conn:
@@ -75,6 +86,7 @@ def ctx(_migrated: AppContext, tmp_path: Path, allowed_endpoints: str) -> Iterat
         database_url=_migrated.db.url,
         secret_key="test-secret",
         allowed_endpoints=allowed_endpoints,
+        processing_in=processing_in,
     )
     ctx = AppContext(settings=settings, db=_migrated.db, secrets=_migrated.secrets)
     for root in settings.resolved_local_roots:

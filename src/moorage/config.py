@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -69,6 +70,10 @@ class Settings(BaseSettings):
     #: processing jobs run this many nice steps below the worker thread's priority (Linux), so
     #: a sync registering items is not slowed by their thumbnails; 0: the same priority
     processing_nice: int = Field(default=10, ge=0, le=19)
+    #: where processing jobs run: ``processes`` (children of the process taking the messages,
+    #: as many as its worker threads, each niced as a whole: out of the API's or the sync's
+    #: GIL) or ``threads`` (the worker threads themselves)
+    processing_in: Literal["processes", "threads"] = "processes"
     #: a worker told to stop (SIGTERM) lets running jobs finish this long, then hands them back
     worker_grace_seconds: float = 20
 

@@ -55,6 +55,7 @@ def start_worker(ctx: AppContext, redis_url: str) -> Iterator[Callable[..., subp
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,  # a group of its own, as a service manager runs it
         )
         procs.append(proc)
         return proc
@@ -99,6 +100,42 @@ class TestSigterm:
         assert [str(job.id), 1] in [m["args"] for m in messages]
         assert {m["args"][0] for m in messages} == {str(job.id)}
 
+    def test_a_killed_worker_leaves_no_process_behind(
+        self, api, ctx, dataset, bucket: Path, sender, start_worker
+    ) -> None:
+        """SIGKILL (the OOM killer): the fork server and the processing children end too."""
+        make_storage(api)
+        blank_pdf(bucket / "slow.pdf", 400)
+        register(api, "slow.pdf")
+        worker = start_worker()
+        assert wait_for(lambda: _running(ctx), timeout=60), "the worker never took the job"
+        left = _descendants(worker.pid)
+        assert len(left) >= 2, left  # the fork server and a child at least
+        worker.kill()
+        worker.wait(timeout=10)
+        assert wait_for(lambda: not [p for p in left if _alive(p)], timeout=10), [
+            p for p in left if _alive(p)
+        ]
+
+    def test_a_sigterm_to_the_whole_group_leaves_the_children_to_the_worker(
+        self, api, ctx, dataset, bucket: Path, sender, start_worker
+    ) -> None:
+        """As systemd stops a unit: the processing children ignore it, the worker's grace
+        holds, then the worker hands their job back (had a child died of the signal, the job
+        would have been taken back by the waiting thread, and not counted here)."""
+        make_storage(api)
+        blank_pdf(bucket / "slow.pdf", 400)
+        register(api, "slow.pdf")
+        worker = start_worker("--grace", "0.5")
+        assert wait_for(lambda: _running(ctx), timeout=60), "the worker never took the job"
+        os.killpg(worker.pid, signal.SIGTERM)
+        _, err = worker.communicate(timeout=30)
+        assert worker.returncode == 0, err
+        assert "1 job(s) handed back" in err
+        assert "job.child_died" not in err
+        (job,) = jobs(ctx)
+        assert (job.status, job.attempts) == ("queued", 1)
+
     def test_a_job_within_the_grace_finishes(
         self, api, ctx, dataset, bucket: Path, sender, start_worker
     ) -> None:
@@ -114,3 +151,28 @@ class TestSigterm:
         (job,) = jobs(ctx)
         assert job.status == "done"
         assert item(api, registered["id"])["processing_status"] == "complete"
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

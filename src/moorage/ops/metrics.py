@@ -14,7 +14,15 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
-__all__ = ["REGISTRY", "observe_job", "record_registration", "render", "storage_error"]
+__all__ = [
+    "REGISTRY",
+    "defer_to",
+    "observe_job",
+    "record_registration",
+    "render",
+    "replay",
+    "storage_error",
+]
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -69,7 +77,29 @@ RATE_LIMITER_ERRORS = Counter(
 _CALLER_REASONS = frozenset({"STORAGE_KEY_NOT_FOUND", "INVALID_STORAGE_KEY"})
 
 
+#: in a processing child (``worker/pool.py``): what its job observed, for the parent to replay
+_deferred: list[tuple[str, tuple[Any, ...]]] | None = None
+
+
+def defer_to(sink: list[tuple[str, tuple[Any, ...]]] | None) -> None:
+    """Collect this process's job observations in ``sink`` (``None``: observe them here)."""
+    global _deferred
+    _deferred = sink
+
+
+def replay(observed: Iterable[tuple[str, tuple[Any, ...]]]) -> None:
+    """Observe here what a child collected."""
+    for name, args in observed:
+        if name == "job":
+            observe_job(*args)
+        else:
+            storage_error(*args)
+
+
 def storage_error(provider: str, reason: str) -> None:
+    if _deferred is not None:
+        _deferred.append(("storage_error", (provider, reason)))
+        return
     if reason.startswith("STORAGE_") and reason not in _CALLER_REASONS:
         STORAGE_ERRORS.labels(provider, reason).inc()
 
@@ -88,6 +118,9 @@ def record_registration(
 
 
 def observe_job(kind: str | None, outcome: str, seconds: float) -> None:
+    if _deferred is not None:
+        _deferred.append(("job", (kind, outcome, seconds)))
+        return
     PROCESSING_SECONDS.labels(kind or "unknown", outcome).observe(seconds)
 
 

@@ -231,6 +231,11 @@ class JobRepository:
             session, and_(Job.status == "queued", Job.updated_at < before), limit
         )
 
+    def take_back(self, session: Session, job_id: uuid.UUID) -> list[tuple[uuid.UUID, int]]:
+        """The job back to queued if it is running (its worker died): ``(id, attempts)`` to
+        send again, or nothing. A run still alive elsewhere then records nothing."""
+        return self._requeue_where(session, and_(Job.id == job_id, Job.status == "running"), 1)
+
     def _requeue_where(
         self, session: Session, where: Any, limit: int
     ) -> list[tuple[uuid.UUID, int]]:

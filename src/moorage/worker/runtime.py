@@ -19,6 +19,7 @@ from dramatiq.common import dq_name
 from sqlalchemy.exc import OperationalError
 
 from moorage.context import AppContext
+from moorage.ops import metrics
 from moorage.worker.cleanup import Transient, reconcile_cleanups, run_cleanup
 from moorage.worker.dispatch import (
     set_cleanup_dispatcher,
@@ -27,6 +28,7 @@ from moorage.worker.dispatch import (
     set_sync_dispatcher,
 )
 from moorage.worker.leases import Leases, heartbeat_every, reconcile_interval
+from moorage.worker.pool import ChildDied, PoolStopped, ProcessingPool
 from moorage.worker.priority import run_as_other, run_as_processing
 from moorage.worker.reconciler import Reconciler
 from moorage.worker.repository import job_repository
@@ -114,25 +116,56 @@ class Runtime:
         self.leases = Leases(ctx, every=heartbeat_every(ctx.settings))
         self.reconciler = Reconciler(ctx, self.broker, QUEUE, self._send_for)
         self.worker: dramatiq.Worker | None = None
+        #: processing in child processes (``MOORAGE_PROCESSING_IN``), made by ``start_workers``
+        self.pool: ProcessingPool | None = None
         self._stop = threading.Event()
         self._reconciler: threading.Thread | None = None
 
     def _run(self, job_id: str, attempt: int | None = None) -> None:
+        if self.pool is not None:
+            self._run_in_child(self.pool, job_id, attempt)
+            return
         run_as_processing(self.ctx.settings.processing_nice)
         try:
             outcome = process_job(self.ctx, uuid.UUID(job_id), attempt=attempt, leases=self.leases)
         except TransientJobError as exc:
-            delay = retry_delay_ms(exc.attempt)
-            log.warning(
-                "job.retry", job=job_id, attempt=exc.attempt, reason=exc.reason, delay_ms=delay
-            )
-            self.actor.send_with_options(args=(job_id, exc.attempt), delay=delay)
+            self._retry(job_id, exc.attempt, exc.reason)
             return
         except OperationalError as exc:  # the database is away: the reconciler re-sends later
-            log.warning("job.database_unavailable", job=job_id, error=str(exc).splitlines()[0])
+            self._database_away(job_id, str(exc))
             return
         if _LEVELS.isEnabledFor(logging.DEBUG):
             log.debug("job.outcome", job=job_id, outcome=outcome)
+
+    def _run_in_child(self, pool: ProcessingPool, job_id: str, attempt: int | None) -> None:
+        try:
+            answer = pool.run(job_id, attempt)
+        except PoolStopped:  # this process is stopping: the job is handed back by ``stop``
+            return
+        except ChildDied as exc:
+            log.warning("job.child_died", job=job_id, taken_back=bool(exc.taken))
+            # not taken back: it was still queued (no child had claimed it) or another worker
+            # runs it; sent again for its attempt either way (a duplicate claims nothing)
+            self._send_for(exc.taken or [(uuid.UUID(job_id), attempt)])
+            return
+        except OperationalError as exc:  # taking the job back failed: the reconciler will
+            self._database_away(job_id, str(exc))
+            return
+        metrics.replay(answer.observed)
+        if answer.retry_attempt is not None:
+            self._retry(job_id, answer.retry_attempt, answer.retry_reason or "")
+        elif answer.database_error is not None:
+            self._database_away(job_id, answer.database_error)
+        elif _LEVELS.isEnabledFor(logging.DEBUG):
+            log.debug("job.outcome", job=job_id, outcome=answer.outcome)
+
+    def _retry(self, job_id: str, attempt: int, reason: str) -> None:
+        delay = retry_delay_ms(attempt)
+        log.warning("job.retry", job=job_id, attempt=attempt, reason=reason, delay_ms=delay)
+        self.actor.send_with_options(args=(job_id, attempt), delay=delay)
+
+    def _database_away(self, job_id: str, error: str) -> None:
+        log.warning("job.database_unavailable", job=job_id, error=error.splitlines()[0])
 
     def _run_sync(self, sync_id: str, attempt: int | None = None) -> None:
         from moorage.syncs.runner import run_sync
@@ -213,6 +246,8 @@ class Runtime:
 
     def start_workers(self, *, reconcile_every: float | None = None) -> None:
         every = reconcile_every or reconcile_interval(self.ctx.settings)
+        if self.ctx.settings.processing_in == "processes":
+            self.pool = ProcessingPool(self.ctx, self.threads)
         self.worker = dramatiq.Worker(self.broker, queues=set(QUEUES), worker_threads=self.threads)
         self.worker.start()
         self._reconciler = threading.Thread(
@@ -270,13 +305,13 @@ class Runtime:
         set_release_dispatcher(None)
         if self.worker is not None:
             self.worker.stop(timeout=max(1, int(grace * 1000)))
-        handed = self._hand_back()
+        handed = self._hand_back(self.pool.stop() if self.pool is not None else [])
         self.leases.stop()
         self.broker.close()
         return handed
 
-    def _hand_back(self) -> int:
-        handed: list[tuple[uuid.UUID, int]] = []
+    def _hand_back(self, handed: list[tuple[uuid.UUID, int]]) -> int:
+        """Hand back this process's running jobs, and ``handed`` (its children's)."""
         for lease in self.leases.held():
             lease.lost.set()  # the run stops at its next page, frame or upload
             with self.ctx.db.session() as session:
