@@ -106,7 +106,10 @@ def worker(
     typer.echo(
         f"moorage worker: {threads} threads on {ctx.settings.broker_url.split('@')[-1]}", err=True
     )
-    stop.wait()
+    # Not a bare wait(): a signal the kernel hands to another thread (as on waking from
+    # SIGSTOP) runs its Python handler only when the main thread next runs bytecode
+    while not stop.wait(timeout=0.5):
+        pass
     typer.echo("moorage worker: stopping", err=True)
     handed = runtime.stop(grace=grace)
     typer.echo(f"moorage worker: stopped, {handed} job(s) handed back", err=True)

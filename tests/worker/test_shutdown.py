@@ -136,6 +136,23 @@ class TestSigterm:
         (job,) = jobs(ctx)
         assert (job.status, job.attempts) == ("queued", 1)
 
+    def test_a_sigterm_while_frozen_stops_the_worker_once_thawed(
+        self, api, ctx, dataset, bucket: Path, sender, start_worker
+    ) -> None:
+        """SIGTERM to a stopped worker, then SIGCONT: whichever thread wakes first takes the
+        signal, and the worker still stops within its grace."""
+        make_storage(api)
+        blank_pdf(bucket / "slow.pdf", 400)
+        register(api, "slow.pdf")
+        worker = start_worker("--grace", "0.5")
+        assert wait_for(lambda: _running(ctx), timeout=60), "the worker never took the job"
+        os.killpg(worker.pid, signal.SIGSTOP)
+        worker.send_signal(signal.SIGTERM)
+        os.killpg(worker.pid, signal.SIGCONT)
+        _, err = worker.communicate(timeout=30)
+        assert worker.returncode == 0, err
+        assert "1 job(s) handed back" in err
+
     def test_a_job_within_the_grace_finishes(
         self, api, ctx, dataset, bucket: Path, sender, start_worker
     ) -> None:
