@@ -125,7 +125,7 @@ class ScaleOut(Started):
         for p in procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
-                p.send_signal(signal.SIGCONT)  # a process a scenario froze
+                self._signal_group(p, signal.SIGCONT)  # a process a scenario froze
         for p in procs:
             try:
                 p.wait(timeout=20)
@@ -231,6 +231,9 @@ class ScaleOut(Started):
                 env=env,
                 stdout=log,
                 stderr=log,
+                # a process group of its own: a worker and its processing children are
+                # frozen, thawed and killed together, as a machine or container would be
+                start_new_session=True,
             )
         finally:
             log.close()
@@ -257,13 +260,23 @@ class ScaleOut(Started):
         for proc in self.workers:
             if proc.poll() is None:
                 proc.terminate()
-                proc.send_signal(signal.SIGCONT)
+                self._signal_group(proc, signal.SIGCONT)
         for proc in self.workers:
             proc.wait(timeout=90)
 
+    def signal_worker(self, i: int, sig: signal.Signals) -> None:
+        """Send ``sig`` to worker ``i`` and its processing children (its process group)."""
+        self._signal_group(self.workers[i], sig)
+
     def kill_worker(self, i: int) -> None:
-        self.workers[i].kill()
+        """``kill -9`` of the worker's whole process group, as when its machine dies."""
+        self._signal_group(self.workers[i], signal.SIGKILL)
         self.workers[i].wait()
+
+    @staticmethod
+    def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
 
     def wait_ready(self, timeout: float = 120) -> None:
         for i, url in enumerate(self.urls):

@@ -6,7 +6,6 @@ counts). Each scenario works under its own item path, so several can run on one 
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 import time
@@ -118,11 +117,13 @@ def _frozen_holds_job(so: ScaleOut, path: str, since: Any, done_before: int) -> 
 
 
 def _freeze_with_job_in_hand(so: ScaleOut, path: str, worker: int) -> None:
-    """SIGSTOP the worker until it is caught holding a running job (else let it go, again)."""
-    pid = so.workers[worker].pid
+    """SIGSTOP the worker until it is caught holding a running job (else let it go, again).
+
+    The whole process group is frozen: the worker and the processing children it runs jobs in.
+    """
     for _ in range(20):
         done = job_statuses(so, path).get("done", 0)
-        os.kill(pid, signal.SIGSTOP)
+        so.signal_worker(worker, signal.SIGSTOP)
         since = so.sql("SELECT now()")[0][0]
         seen: list[bool | None] = [None]
 
@@ -130,10 +131,14 @@ def _freeze_with_job_in_hand(so: ScaleOut, path: str, worker: int) -> None:
             out[0] = _frozen_holds_job(so, path, t, d)
             return out[0] is not None
 
-        wait_until(decided, timeout=60, what="the live workers' progress")
+        try:
+            wait_until(decided, timeout=60, what="the live workers' progress")
+        except BaseException:
+            so.signal_worker(worker, signal.SIGCONT)  # never leave it frozen behind a failure
+            raise
         if seen[0]:
             return
-        os.kill(pid, signal.SIGCONT)  # it was between jobs
+        so.signal_worker(worker, signal.SIGCONT)  # it was between jobs
         wait_until(
             lambda d=done: job_statuses(so, path).get("done", 0) > d + 5,
             timeout=30,
