@@ -71,6 +71,18 @@ def _running(ctx: AppContext) -> bool:
     return [j.status for j in jobs(ctx)] == ["running"]
 
 
+def _worker_on_a_slow_job(
+    api, ctx: AppContext, bucket: Path, start_worker: Callable[..., subprocess.Popen], *args: str
+) -> subprocess.Popen:
+    """A worker started with ``args``, once it runs a PDF job of about a minute."""
+    make_storage(api)
+    blank_pdf(bucket / "slow.pdf", 400)  # ~0.1 s a page
+    register(api, "slow.pdf")
+    worker = start_worker(*args)
+    assert wait_for(lambda: _running(ctx), timeout=60), "the worker never took the job"
+    return worker
+
+
 def _ready_messages(url: str) -> list[str]:
     client = redis.Redis.from_url(url)
     ids = client.lrange(f"dramatiq:{QUEUE}", 0, -1)
@@ -104,11 +116,7 @@ class TestSigterm:
         self, api, ctx, dataset, bucket: Path, sender, start_worker
     ) -> None:
         """SIGKILL (the OOM killer): the fork server and the processing children end too."""
-        make_storage(api)
-        blank_pdf(bucket / "slow.pdf", 400)
-        register(api, "slow.pdf")
-        worker = start_worker()
-        assert wait_for(lambda: _running(ctx), timeout=60), "the worker never took the job"
+        worker = _worker_on_a_slow_job(api, ctx, bucket, start_worker)
         left = _descendants(worker.pid)
         assert len(left) >= 2, left  # the fork server and a child at least
         worker.kill()
@@ -123,11 +131,7 @@ class TestSigterm:
         """As systemd stops a unit: the processing children ignore it, the worker's grace
         holds, then the worker hands their job back (had a child died of the signal, the job
         would have been taken back by the waiting thread, and not counted here)."""
-        make_storage(api)
-        blank_pdf(bucket / "slow.pdf", 400)
-        register(api, "slow.pdf")
-        worker = start_worker("--grace", "0.5")
-        assert wait_for(lambda: _running(ctx), timeout=60), "the worker never took the job"
+        worker = _worker_on_a_slow_job(api, ctx, bucket, start_worker, "--grace", "0.5")
         os.killpg(worker.pid, signal.SIGTERM)
         _, err = worker.communicate(timeout=30)
         assert worker.returncode == 0, err
@@ -141,11 +145,7 @@ class TestSigterm:
     ) -> None:
         """SIGTERM to a stopped worker, then SIGCONT: whichever thread wakes first takes the
         signal, and the worker still stops within its grace."""
-        make_storage(api)
-        blank_pdf(bucket / "slow.pdf", 400)
-        register(api, "slow.pdf")
-        worker = start_worker("--grace", "0.5")
-        assert wait_for(lambda: _running(ctx), timeout=60), "the worker never took the job"
+        worker = _worker_on_a_slow_job(api, ctx, bucket, start_worker, "--grace", "0.5")
         os.killpg(worker.pid, signal.SIGSTOP)
         worker.send_signal(signal.SIGTERM)
         os.killpg(worker.pid, signal.SIGCONT)
