@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -58,11 +59,15 @@ def wait_ready(url: str, proc: subprocess.Popen[str], log: IO[str] | None = None
 
 
 @contextmanager
-def live_serve(args: list[str], *, env: dict[str, str], cwd: Path) -> Iterator[str]:
+def live_serve(
+    args: list[str], *, env: dict[str, str], cwd: Path, log_to: Path | None = None
+) -> Iterator[str]:
     """``moorage serve`` as a subprocess on a free port, ready; yields its URL. Its log goes to
-    a file: a pipe nobody reads fills up after a few hundred requests and stalls the server."""
+    a file (``log_to``, else a temporary one): a pipe nobody reads fills up after a few
+    hundred requests and stalls the server."""
     port = free_port()
-    with tempfile.TemporaryFile(mode="w+") as log:
+    opened = log_to.open("w+") if log_to else tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
+    with opened as log:
         proc = subprocess.Popen(
             [*MOORAGE, "serve", "--port", str(port), *args],
             env=env,
@@ -317,3 +322,58 @@ def test_grant_list_and_revoke_folders_from_the_cli(env, tmp_path) -> None:
     assert json.loads(out.stdout)["granted_folders"] == []
     again = cli("revoke-folder", "--team", "acme", str(photos))
     assert again.returncode == 1 and "has no grant" in again.stderr
+
+
+def test_serve_in_two_processes_registers_and_processes_once(env, tmp_path) -> None:
+    """``--processes 2`` on either database: concurrent clients on their own connections
+    register 48 images, each processed once by the workers of the process that took it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.helpers import jpeg_bytes
+
+    data_dir, log = tmp_path / "data", tmp_path / "serve.log"
+    bucket = data_dir / "storage" / "acme" / "media"
+    bucket.mkdir(parents=True)
+    for i in range(48):
+        (bucket / f"{i:02d}.jpg").write_bytes(jpeg_bytes(96 + i, 64))
+    created = run_cli(
+        "admin", "create-team", "acme", "--data-dir", str(data_dir), env=env, cwd=tmp_path
+    )
+    h = {"Authorization": f"ApiKey {json.loads(created.stdout)['api_key']}"}
+    args = ["--data-dir", str(data_dir), "--processes", "2"]
+    with live_serve(args, env=env, cwd=tmp_path, log_to=log) as url:
+        httpx.post(f"{url}/api/datasets", json={"name": "cars"}, headers=h).raise_for_status()
+        storage = {"name": "media", "provider": "local", "bucket": "media"}
+        httpx.post(f"{url}/api/teams/acme/storage", json=storage, headers=h).raise_for_status()
+
+        def register(first: int) -> int:
+            items = [
+                {
+                    "path": "/",
+                    "type": "image",
+                    "name": f"{i:02d}.jpg",
+                    "storage_key": f"{i:02d}.jpg",
+                }
+                for i in range(first, first + 6)
+            ]
+            body = {"items": items, "dataset_slug": "cars", "storage_slug": "media"}
+            with httpx.Client(headers=h, timeout=60) as client:  # a connection of its own
+                r = client.post(f"{url}/api/v2/teams/acme/items/register_existing", json=body)
+            return r.status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            assert set(pool.map(register, range(0, 48, 6))) == {200}
+
+        def statuses() -> list[str]:
+            r = httpx.get(f"{url}/api/v2/teams/acme/items", params={"page[size]": 100}, headers=h)
+            return [i["processing_status"] for i in r.json()["items"]]
+
+        deadline = time.monotonic() + 120
+        while statuses() != ["complete"] * 48 and time.monotonic() < deadline:
+            time.sleep(0.2)  # processing in other processes: nothing to await on but the API
+        assert statuses() == ["complete"] * 48
+    said = log.read_text()
+    assert len(set(re.findall(r"Started server process \[(\d+)\]", said))) == 2, said[:2000]
+    assert len(re.findall(r"\bjob\.done\b", said)) == 48, said[-2000:]  # each job once
+    on_sqlite = "MOORAGE_DATABASE_URL" not in env
+    assert ("each of the 2 processes counts requests" in said) == on_sqlite, said[-2000:]

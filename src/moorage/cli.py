@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from moorage.cli_admin import admin
 from moorage.cli_kit import HELP, DataDir, open_context
 from moorage.cli_sync import sync as sync_command
+
+if TYPE_CHECKING:
+    from moorage.config import Settings
 
 app = typer.Typer(
     help="moorage: register files in your own storage as dataset items.",
@@ -24,7 +27,13 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     data_dir: DataDir = None,
-    processes: Annotated[int, typer.Option(help="API processes (needs PostgreSQL when > 1).")] = 1,
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="API processes; without a broker each runs its own workers (SQLite included).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the API (and, without a broker, the workers) on embedded defaults."""
     import uvicorn
@@ -42,6 +51,13 @@ def serve(
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="moorage-metrics-")
     database = settings.resolved_database_url.split("@")[-1]
     typer.echo(f"moorage: data in {settings.data_dir}, database {database}", err=True)
+    if processes > 1 and _counts_per_process(settings):
+        typer.echo(
+            f"moorage: each of the {processes} processes counts requests against "
+            "MOORAGE_RATE_LIMIT itself (a key may make up to that many times the limit); "
+            "set MOORAGE_RATE_LIMIT_URL=redis://... to count them in one place",
+            err=True,
+        )
     uvicorn.run(
         "moorage.ops.serve:app_factory",
         factory=True,
@@ -53,6 +69,17 @@ def serve(
         log_config=None,
         access_log=False,
     )
+
+
+def _counts_per_process(settings: Settings) -> bool:
+    """Whether the rate limit is counted in each process's memory (SQLite, no shared store)."""
+    from moorage.ops.ratelimit import parse_rate
+
+    url = settings.rate_limit_url
+    in_memory = (
+        url.startswith("memory:") if url else settings.resolved_database_url.startswith("sqlite")
+    )
+    return in_memory and parse_rate(settings.rate_limit) is not None
 
 
 @app.command()
