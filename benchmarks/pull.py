@@ -154,10 +154,11 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--processes", type=int, default=1, help="moorage serve --processes")
     parser.add_argument("--concurrency", type=int, default=8, help="reference threads (8)")
     args = parser.parse_args()
     exit_on_sigterm()
-    with Moorage(backend=args.backend, workers=1) as m:
+    with Moorage(backend=args.backend, workers=1, processes=args.processes) as m:
         originals = setup(m, m.tmp / "files", args.images)
         work = m.tmp / "pulls"
         work.mkdir()

@@ -175,6 +175,7 @@ def main() -> None:
     exit_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--processes", type=int, default=1, help="moorage serve --processes")
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
@@ -188,7 +189,7 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}/put"
         try:
             wait_until(lambda: _answers(url), timeout=30, what="the trivial server")
-            with Moorage(backend=args.backend, workers=1, threads=2) as m:
+            with Moorage(backend=args.backend, workers=1, threads=2, processes=args.processes) as m:
                 env = set_up(m, tmp)
                 runs, floors = [], []
                 for n in range(args.runs):

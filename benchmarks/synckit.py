@@ -150,10 +150,13 @@ class PeakRss:
 class Moorage(Started):
     """``with Moorage(backend="sqlite"|"postgresql", workers=N) as m:``; all of it stops after."""
 
-    def __init__(self, *, backend: str = "sqlite", workers: int = 2, threads: int = 1) -> None:
+    def __init__(
+        self, *, backend: str = "sqlite", workers: int = 2, threads: int = 1, processes: int = 1
+    ) -> None:
         if backend not in ("sqlite", "postgresql"):
             raise ValueError("backend: sqlite|postgresql")
         self.backend, self.n_workers, self.threads = backend, workers, threads
+        self.processes = processes  # ``moorage serve --processes``
         self.tmp = Path(tempfile.mkdtemp(prefix="moorage-syncbench-"))
         self.logs = self.tmp / "logs"
         self.logs.mkdir()
@@ -190,7 +193,8 @@ class Moorage(Started):
             self.env["MOORAGE_DATABASE_URL"] = self.db_url
             self.env["MOORAGE_BROKER_URL"] = f"redis://127.0.0.1:{redis_port}/0"
         self.api_key = json.loads(self.cli("admin", "create-team", TEAM).stdout)["api_key"]
-        self.server = self._spawn("serve", ["serve", "--port", str(self.port)])
+        serve = ["serve", "--port", str(self.port), "--processes", str(self.processes)]
+        self.server = self._spawn("serve", serve)
         if self.backend == "postgresql":
             for i in range(self.n_workers):
                 args = ["worker", "--threads", str(self.threads)]
