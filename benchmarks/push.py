@@ -7,7 +7,8 @@ moorage runs as ``moorage serve`` (SQLite: in-process workers; PostgreSQL: Redis
 same files into a fresh dataset with the real darwin CLI (darwin-py 3.6.3, its own process, its
 own upload loop: register_upload in chunks of 500, then per file sign, PUT, confirm on its thread
 pool). The time is the CLI's, from start to exit. The thumbnails are made meanwhile by the
-workers; when every item is ``complete`` is printed too (not the bar).
+workers; when every item is ``complete`` is printed too (not the bar). The server has the default
+rate limit (decision 0049), as a user has it; ``--processes``: ``moorage serve --processes``.
 
 The reference, in the same run and alternated with it: the floor of the same 1,000 PUTs with a
 bare ``requests.put`` loop on the same thread pool darwin-py uses (``ThreadPoolExecutor()``'s
@@ -189,7 +190,15 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}/put"
         try:
             wait_until(lambda: _answers(url), timeout=30, what="the trivial server")
-            with Moorage(backend=args.backend, workers=1, threads=2, processes=args.processes) as m:
+            # the default rate limit, as a user has it (decision 0049)
+            moorage = Moorage(
+                backend=args.backend,
+                workers=1,
+                threads=2,
+                processes=args.processes,
+                rate_limit=None,
+            )
+            with moorage as m:
                 env = set_up(m, tmp)
                 runs, floors = [], []
                 for n in range(args.runs):

@@ -151,12 +151,20 @@ class Moorage(Started):
     """``with Moorage(backend="sqlite"|"postgresql", workers=N) as m:``; all of it stops after."""
 
     def __init__(
-        self, *, backend: str = "sqlite", workers: int = 2, threads: int = 1, processes: int = 1
+        self,
+        *,
+        backend: str = "sqlite",
+        workers: int = 2,
+        threads: int = 1,
+        processes: int = 1,
+        rate_limit: str | None = "0",
     ) -> None:
         if backend not in ("sqlite", "postgresql"):
             raise ValueError("backend: sqlite|postgresql")
         self.backend, self.n_workers, self.threads = backend, workers, threads
-        self.processes = processes  # ``moorage serve --processes``
+        self.serve_processes = processes  # ``moorage serve --processes``
+        #: the default (``None``) or another limit; off by default: a benchmark polls
+        self.rate_limit = rate_limit
         self.tmp = Path(tempfile.mkdtemp(prefix="moorage-syncbench-"))
         self.logs = self.tmp / "logs"
         self.logs.mkdir()
@@ -180,8 +188,9 @@ class Moorage(Started):
             "MOORAGE_DATA_DIR": str(self.tmp / "data"),
             "MOORAGE_SECRET_KEY": "syncbench-only",
             "MOORAGE_LOG_LEVEL": "WARNING",
-            "MOORAGE_RATE_LIMIT": "0",  # a benchmark polls; the limit is not what is measured
         }
+        if self.rate_limit is not None:
+            self.env["MOORAGE_RATE_LIMIT"] = self.rate_limit
         if "MOORAGE_PROCESSING_IN" in os.environ:  # to compare processes with threads
             self.env["MOORAGE_PROCESSING_IN"] = os.environ["MOORAGE_PROCESSING_IN"]
         if self.backend == "postgresql":
@@ -193,7 +202,7 @@ class Moorage(Started):
             self.env["MOORAGE_DATABASE_URL"] = self.db_url
             self.env["MOORAGE_BROKER_URL"] = f"redis://127.0.0.1:{redis_port}/0"
         self.api_key = json.loads(self.cli("admin", "create-team", TEAM).stdout)["api_key"]
-        serve = ["serve", "--port", str(self.port), "--processes", str(self.processes)]
+        serve = ["serve", "--port", str(self.port), "--processes", str(self.serve_processes)]
         self.server = self._spawn("serve", serve)
         if self.backend == "postgresql":
             for i in range(self.n_workers):

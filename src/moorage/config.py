@@ -78,8 +78,9 @@ class Settings(BaseSettings):
     worker_grace_seconds: float = 20
 
     # -- rate limiting, per API key --
-    #: e.g. ``1200/minute``; empty or ``0`` turns it off
-    rate_limit: str = "1200/minute"
+    #: e.g. ``600/minute``; empty or ``0`` turns it off; the default admits a darwin-py push
+    #: at 100 files/s (two requests a file, decision 0049)
+    rate_limit: str = "12000/minute"
     #: where the counters live: unset = the database when PostgreSQL, this process otherwise;
     #: ``redis://...`` to share them through Redis
     rate_limit_url: str | None = None
