@@ -191,8 +191,9 @@ class Moorage(Started):
         }
         if self.rate_limit is not None:
             self.env["MOORAGE_RATE_LIMIT"] = self.rate_limit
-        if "MOORAGE_PROCESSING_IN" in os.environ:  # to compare processes with threads
-            self.env["MOORAGE_PROCESSING_IN"] = os.environ["MOORAGE_PROCESSING_IN"]
+        for name in ("MOORAGE_PROCESSING_IN", "MOORAGE_PROCESSING_NICE"):  # to compare them
+            if name in os.environ:
+                self.env[name] = os.environ[name]
         if self.backend == "postgresql":
             with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
                 conn.execute(f'CREATE DATABASE "{self.db_name}"')
